@@ -1,0 +1,104 @@
+"""Trains the shapes Mask R-CNN on CPU from scratch, resumably.
+
+  /usr/bin/python3 tools/model/train.py --config tools/model/config.json --out work/train \
+      --iters 1800 [--threads 2]
+
+Images are generated on the fly (shapes.py, split seed --seed); batch b uses image indices
+b*batch .. b*batch+batch-1, so a resumed run sees exactly the images an uninterrupted one would.
+A checkpoint (model, optimizer, iteration) is written every --ckpt-every iterations to
+OUT/last.pt; the five losses are logged to OUT/train.log as JSON lines.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from build import build_model, load_config  # noqa: E402
+from shapes import make_image  # noqa: E402
+
+
+def sample(seed, index):
+    img, objs = make_image(seed, index)
+    t = torch.from_numpy(img).permute(2, 0, 1).float() / 255.0
+    if objs:
+        boxes = torch.tensor([[o["bbox"][0], o["bbox"][1], o["bbox"][0] + o["bbox"][2],
+                               o["bbox"][1] + o["bbox"][3]] for o in objs], dtype=torch.float32)
+        masks = torch.from_numpy(np.stack([o["mask"] for o in objs]).astype(np.uint8))
+        labels = torch.tensor([o["category_id"] for o in objs], dtype=torch.int64)
+    else:
+        boxes = torch.zeros((0, 4)); masks = torch.zeros((0,) + img.shape[:2], dtype=torch.uint8)
+        labels = torch.zeros((0,), dtype=torch.int64)
+    return t, {"boxes": boxes, "labels": labels, "masks": masks}
+
+
+def lr_at(it, base, warmup, total):
+    if it < warmup:
+        return base * (0.001 + (1 - 0.001) * it / warmup)
+    return base * (0.1 if it >= int(total * 0.8) else 1.0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default=os.path.join(os.path.dirname(__file__), "config.json"))
+    ap.add_argument("--out", default="work/train")
+    ap.add_argument("--iters", type=int, default=1800)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=0.02)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1000, help="training split seed")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ckpt-every", type=int, default=50)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    os.makedirs(a.out, exist_ok=True)
+    cfg = load_config(a.config)
+    model = build_model(cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=a.lr, momentum=0.9, weight_decay=1e-4)
+    start = 0
+    ck = os.path.join(a.out, "last.pt")
+    if os.path.exists(ck):
+        state = torch.load(ck)
+        model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"])
+        start = state["iter"]
+        torch.set_rng_state(state["rng"])
+        print(f"resumed at iteration {start}", flush=True)
+    model.train()
+    log = open(os.path.join(a.out, "train.log"), "a")
+    t0 = time.time()
+    for it in range(start, a.iters):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(it, a.lr, a.warmup, a.iters)
+        batch = [sample(a.seed, it * a.batch + k) for k in range(a.batch)]
+        imgs = [b[0] for b in batch]; tgts = [b[1] for b in batch]
+        losses = model(imgs, tgts)
+        loss = sum(losses.values())
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 10.0)
+        opt.step()
+        rec = {"iter": it + 1, "lr": opt.param_groups[0]["lr"], "loss": float(loss),
+               **{k: round(float(v), 5) for k, v in losses.items()},
+               "sec": round(time.time() - t0, 1)}
+        log.write(json.dumps(rec) + "\n"); log.flush()
+        if (it + 1) % 10 == 0:
+            print(json.dumps(rec), flush=True)
+        if (it + 1) % a.ckpt_every == 0 or it + 1 == a.iters:
+            tmp = ck + ".tmp"
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "iter": it + 1,
+                        "rng": torch.get_rng_state(), "config": cfg}, tmp)
+            os.replace(tmp, ck)
+    torch.save(model.state_dict(), os.path.join(a.out, "weights.pt"))
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
