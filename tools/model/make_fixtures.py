@@ -1,0 +1,183 @@
+"""Writes the reference fixtures the TypeScript loss tests compare against (test/fixtures/losses/).
+
+  /usr/bin/python3 tools/model/make_fixtures.py --config tools/model/config.json \
+      --weights models/shapes/weights.pt --out test/fixtures/losses
+
+For each case (sizes from 96x518 to 320x320, G = 0..4 objects, elongated images), writes
+  images/<name>.png                    the input image (what a client uploads)
+  annotations.json                     COCO instances JSON of all cases (masks as uncompressed RLE)
+  index.json                           per image: torchvision's five losses computed with the
+                                       deterministic recipe (sampling "all") and the exact expected
+                                       value of the stock random sampler ("expected"), the element
+                                       counts, and the graph's detections (eager LossCapable wrapper)
+Deterministic recipe (LOSSES.md §12): sampler batch sizes 2**30, test-time RPN top-n for training,
+a single min_size, BatchNorm in eval (the default model uses GroupNorm), pooler scales pinned.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torchvision.models.detection import roi_heads as RH
+from torchvision.models.detection.rpn import RegionProposalNetwork
+
+sys.path.insert(0, os.path.dirname(__file__))
+from build import build_model, load_config, pin_pooler_scales  # noqa: E402
+from export import LossCapable  # noqa: E402
+from shapes import CLASSES, make_image  # noqa: E402
+
+FIXTURE_SEED = 5000
+CASES = [  # (name, height, width, G)
+    ("wide-96x518", 96, 518, 2), ("tall-518x96", 518, 96, 1), ("sq-320", 320, 320, 4),
+    ("sq-256", 256, 256, 1), ("sq-233", 233, 233, 2), ("r-202x154", 202, 154, 3),
+    ("r-116x197", 116, 197, 1), ("empty-128", 128, 128, 0), ("r-300x128", 300, 128, 3),
+    ("r-160x240", 160, 240, 4), ("r-320x200", 320, 200, 2), ("r-144x288", 144, 288, 1),
+    ("r-280x180", 280, 180, 3),
+]
+
+
+def rle_uncompressed(mask: np.ndarray):
+    """COCO uncompressed RLE (column-major runs, starting with zeros)."""
+    flat = mask.astype(np.uint8).flatten(order="F")
+    counts, prev, run = [], 0, 0
+    for v in flat:
+        if v != prev:
+            counts.append(run); run = 0; prev = v
+        run += 1
+    counts.append(run)
+    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": [int(c) for c in counts]}
+
+
+def make_case(h, w, g):
+    for idx in range(10000):
+        img, objs = make_image(FIXTURE_SEED + g, idx, min_objects=g, max_objects=g, width=w, height=h)
+        if len(objs) == g:
+            return img, objs
+    raise RuntimeError("no case")
+
+
+def smooth_l1(d, beta):
+    a = d.abs()
+    return torch.where(a < beta, 0.5 * a * a / beta, a - 0.5 * beta)
+
+
+def expected_cls_box(lcls, sl1_pos, labels, batch, frac):
+    """Exact expectation of torchvision's sampled loss (BalancedPositiveNegativeSampler)."""
+    pos = labels >= 1
+    neg = labels == 0
+    n_p, n_n = int(pos.sum()), int(neg.sum())
+    k_p = min(n_p, int(batch * frac))
+    k_n = min(n_n, batch - k_p)
+    if k_p + k_n == 0:
+        return 0.0, 0.0
+    sp = float(lcls[pos].double().sum()) if n_p else 0.0
+    sn = float(lcls[neg].double().sum()) if n_n else 0.0
+    cls = ((k_p / n_p * sp if n_p else 0.0) + (k_n / n_n * sn if n_n else 0.0)) / (k_p + k_n)
+    box = (k_p / n_p * float(sl1_pos.double().sum()) if n_p else 0.0) / (k_p + k_n)
+    return cls, box
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default=os.path.join(os.path.dirname(__file__), "config.json"))
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--out", default="test/fixtures/losses")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    cfg = load_config(a.config)
+    model = build_model(cfg)
+    st = torch.load(a.weights, map_location="cpu")
+    model.load_state_dict(st["model"] if "iter" in st else st)
+    pin_pooler_scales(model)
+    wrapper = LossCapable(model).eval()
+
+    cap = {}
+    orig_rpn_loss = RegionProposalNetwork.compute_loss
+    orig_fast = RH.fastrcnn_loss
+
+    def rpn_loss(self, objectness, deltas, labels, targets):
+        cap["rpn"] = (objectness.detach().flatten(), deltas.detach().reshape(-1, 4), torch.cat(labels), torch.cat(targets))
+        return orig_rpn_loss(self, objectness, deltas, labels, targets)
+
+    def fast_loss(class_logits, box_regression, labels, targets):
+        cap["roi"] = (class_logits.detach(), box_regression.detach(), torch.cat(labels), torch.cat(targets))
+        return orig_fast(class_logits, box_regression, labels, targets)
+
+    RegionProposalNetwork.compute_loss = rpn_loss
+    RH.fastrcnn_loss = fast_loss
+
+    # deterministic recipe (keep the stock sampler sizes for the expected-value formulas)
+    rpn_b, rpn_f = model.rpn.fg_bg_sampler.batch_size_per_image, model.rpn.fg_bg_sampler.positive_fraction
+    roi_b, roi_f = model.roi_heads.fg_bg_sampler.batch_size_per_image, model.roi_heads.fg_bg_sampler.positive_fraction
+    model.rpn.fg_bg_sampler.batch_size_per_image = 2 ** 30
+    model.roi_heads.fg_bg_sampler.batch_size_per_image = 2 ** 30
+    model.rpn._pre_nms_top_n = {"training": model.rpn._pre_nms_top_n["testing"], "testing": model.rpn._pre_nms_top_n["testing"]}
+    model.rpn._post_nms_top_n = {"training": model.rpn._post_nms_top_n["testing"], "testing": model.rpn._post_nms_top_n["testing"]}
+    beta = 1.0 / 9.0
+    os.makedirs(os.path.join(a.out, "images"), exist_ok=True)
+    coco = {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CLASSES)]}
+    index = {"description": __doc__.strip().splitlines()[0], "weights": os.path.basename(a.weights),
+             "recipe": "LOSSES.md §12", "cases": []}
+    ann_id = 1
+    for img_id, (name, h, w, g) in enumerate(CASES, start=1):
+        img, objs = make_case(h, w, g)
+        fname = f"{name}.png"
+        Image.fromarray(img).save(os.path.join(a.out, "images", fname))
+        coco["images"].append({"id": img_id, "file_name": fname, "height": h, "width": w})
+        for o in objs:
+            x, y, bw, bh = o["bbox"]
+            coco["annotations"].append({"id": ann_id, "image_id": img_id, "category_id": o["category_id"],
+                                        "bbox": [x, y, bw, bh], "area": int(o["mask"].sum()), "iscrowd": 0,
+                                        "segmentation": rle_uncompressed(o["mask"])})
+            ann_id += 1
+        t = torch.from_numpy(img).permute(2, 0, 1).float() / 255.0
+        boxes = torch.tensor([[o["bbox"][0], o["bbox"][1], o["bbox"][0] + o["bbox"][2], o["bbox"][1] + o["bbox"][3]]
+                              for o in objs], dtype=torch.float32).reshape(-1, 4)
+        target = {"boxes": boxes, "labels": torch.tensor([o["category_id"] for o in objs], dtype=torch.int64),
+                  "masks": torch.from_numpy(np.stack([o["mask"] for o in objs]).astype(np.uint8)) if objs
+                  else torch.zeros((0, h, w), dtype=torch.uint8)}
+        model.train()
+        with torch.no_grad():
+            losses = model([t], [target])
+        obj, deltas, rl, rt = cap["rpn"]
+        lo = F.binary_cross_entropy_with_logits(obj, rl.clamp(min=0).float(), reduction="none")
+        pos = rl >= 1
+        rpn_cls, rpn_box = expected_cls_box(lo, smooth_l1(deltas[pos] - rt[pos], beta).sum(1), rl, rpn_b, rpn_f)
+        cl, br, lab, tg = cap["roi"]
+        lce = F.cross_entropy(cl, lab, reduction="none")
+        fg = lab > 0
+        br = br.reshape(br.shape[0], -1, 4)
+        sl = smooth_l1(br[fg.nonzero().flatten(), lab[fg]] - tg[fg], beta).sum(1)
+        roi_cls, roi_box = expected_cls_box(lce, sl, lab, roi_b, roi_f)
+        all_l = {k: float(v) for k, v in losses.items()}
+        exp_l = {"loss_objectness": rpn_cls, "loss_rpn_box_reg": rpn_box, "loss_classifier": roi_cls,
+                 "loss_box_reg": roi_box, "loss_mask": all_l["loss_mask"]}
+        order = ["loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg", "loss_mask"]
+        all_l = {k: all_l[k] for k in order}
+        all_l["loss"] = sum(all_l.values())
+        exp_l["loss"] = sum(exp_l[k] for k in order)
+        model.eval()
+        with torch.no_grad():
+            out = wrapper(t, boxes)
+        case = {"name": name, "file_name": fname, "image_id": img_id, "height": h, "width": w, "gt_count": len(objs),
+                "resized": out[4].tolist(), "padded": out[5].tolist(),
+                "counts": {"anchors_pos": int((rl == 1).sum()), "anchors_neg": int((rl == 0).sum()),
+                           "rois": int(lab.numel()), "rois_fg": int(fg.sum())},
+                "losses": {"all": all_l, "expected": exp_l},
+                "detections": {"boxes": out[0].tolist(), "labels": out[1].tolist(), "scores": out[2].tolist()}}
+        index["cases"].append(case)
+        print(name, json.dumps({k: round(v, 5) for k, v in all_l.items()}), flush=True)
+    with open(os.path.join(a.out, "annotations.json"), "w") as f:
+        json.dump(coco, f)
+    with open(os.path.join(a.out, "index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
