@@ -1,0 +1,104 @@
+/**
+ * A real Prometheus server (loopback, random port, temp TSDB, scrape_interval 1s, our alert rules
+ * loaded) scrapes the real, listening service. After an evaluation, our series come back through
+ * Prometheus' HTTP query API with the values /evaluate returned; every dashboard and alert
+ * expression evaluates without error; the rules load with health "ok".
+ * Skips only when the model file or /usr/bin/prometheus is absent.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PROMETHEUS_BIN, skipUnless, startPrometheus, waitFor, type PrometheusServer } from './tools.js';
+import { detectionsPayload, modelClasses, skipNoModel, startService, type Service } from './service.js';
+import { ALERTS_FILE, alertExprs, dashboardExprs } from './deploy-files.js';
+
+const skip = skipNoModel || skipUnless(PROMETHEUS_BIN, 'prometheus');
+
+/** Grafana's template variables → values Prometheus accepts. */
+const grafanaToPromql = (expr: string): string => expr
+  .replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$__interval', '15s')
+  .replaceAll('$job', '.+').replaceAll('$instance', '.+');
+
+describe('a real Prometheus scraping the real service', { skip }, () => {
+  let svc: Service;
+  let prom: PrometheusServer;
+  const classes = skipNoModel ? [] : modelClasses();
+  let evaluated: { coco: { bbox: { stats: Array<number | null> } } };
+
+  before(async () => {
+    svc = await startService();
+    prom = await startPrometheus(svc.hostPort, { job: 'maskrcnn-serve', rulesFile: ALERTS_FILE });
+    const res = await fetch(`${svc.baseUrl}/evaluate`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...detectionsPayload(classes), iou_types: 'bbox' }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    evaluated = await res.json() as typeof evaluated;
+  });
+  after(async () => {
+    await prom?.stop();
+    await svc?.close();
+  });
+
+  test('the target is scraped and up', async () => {
+    const targets = await waitFor('a healthy target', async () => {
+      const t = await prom.targets();
+      return t.length === 1 && t[0]!.health === 'up' ? t : undefined;
+    });
+    assert.equal(targets[0]!.scrapeUrl, `${svc.baseUrl}/metrics`);
+    const up = await prom.query('up{job="maskrcnn-serve"}');
+    assert.equal(up[0]?.value[1], '1');
+  });
+
+  test('mrcnn_eval_ap comes back through the query API with the value /evaluate returned', async () => {
+    const result = await waitFor('mrcnn_eval_ap in Prometheus', async () => {
+      const r = await prom.query('mrcnn_eval_ap{iou_type="bbox", iou="0.50:0.95"}');
+      return r.length > 0 ? r : undefined;
+    });
+    assert.equal(result.length, 1);
+    assert.equal(result[0]!.metric.job, 'maskrcnn-serve');
+    assert.ok(Math.abs(Number(result[0]!.value[1]) - evaluated.coco.bbox.stats[0]!) < 1e-9);
+  });
+
+  test('per-class AP series carry only the model\'s class names', async () => {
+    const result = await waitFor('mrcnn_eval_class_ap in Prometheus', async () => {
+      const r = await prom.query('mrcnn_eval_class_ap');
+      return r.length > 0 ? r : undefined;
+    });
+    for (const r of result) assert.ok(classes.includes(r.metric.class!), `class="${r.metric.class}" is a model class`);
+    const names = await (await fetch(`${prom.url}/api/v1/label/class/values`)).json() as { data: string[] };
+    for (const v of names.data) assert.ok(classes.includes(v), `Prometheus knows no class value ${v} outside the model's`);
+  });
+
+  test('model readiness and HTTP series by route pattern are queryable', async () => {
+    const ready = await waitFor('mrcnn_model_ready', async () => (await prom.query('mrcnn_model_ready')).at(0));
+    assert.equal(ready.value[1], '1');
+    const routes = await waitFor('POST /evaluate requests', async () => {
+      const r = await prom.query('sum by (route, status_class) (mrcnn_http_requests_total{route="/evaluate"})');
+      return r.length > 0 ? r : undefined;
+    });
+    assert.deepEqual(routes.map((r) => r.metric), [{ route: '/evaluate', status_class: '2xx' }]);
+  });
+
+  test('every dashboard and alert expression evaluates without error', async () => {
+    const failures: string[] = [];
+    for (const { panel, expr } of [...dashboardExprs(), ...alertExprs().map((a) => ({ panel: a.alert, expr: a.expr }))]) {
+      try {
+        await prom.query(grafanaToPromql(expr));
+      } catch (err) {
+        failures.push(`${panel}: ${(err as Error).message}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  test('the alert rules load and evaluate with health "ok"', async () => {
+    const rules = await waitFor('evaluated rules', async () => {
+      const res = await fetch(`${prom.url}/api/v1/rules`);
+      const body = await res.json() as { data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> } };
+      const all = body.data.groups.flatMap((g) => g.rules);
+      return all.length > 0 && all.every((r) => r.health !== 'unknown') ? all : undefined;
+    });
+    assert.equal(rules.length, alertExprs().length);
+    for (const r of rules) assert.equal(r.health, 'ok', `${r.name}: ${r.lastError ?? ''}`);
+  });
+});
