@@ -1,0 +1,235 @@
+/**
+ * @file Per-image COCO evaluation: `cocoeval.py: COCOeval.evaluate` → `computeIoU` + `evaluateImg`
+ * (EVAL.md §3.2-3.3). Produces one {@link ImageEvalRecord} per non-empty (image, category) cell, with
+ * all area ranges and IoU thresholds, ready for `accumulate`. Records of disjoint image subsets can
+ * be computed separately (in batches, in workers) and accumulated together: the result is identical.
+ */
+import { cocoBoxIou } from '../box-iou.js';
+import { fail, isObject, type WarningCollector } from '../json-check.js';
+import { sortIndicesDesc } from '../numeric.js';
+import { frBbox } from '../rle.js';
+import type { CocoGroundTruth, CocoResults } from './load.js';
+import { matchCell, type CellInput } from './match.js';
+import type { CocoParams } from './params.js';
+import { RecordArena, type ImageEvalRecord } from './records.js';
+import {
+  MAX_MASK_PIXELS, maskGeometry, maskIou, parsePolygons, parseRleObject, segmentationToRle, type MaskGeometry,
+} from './segmentation.js';
+
+export { ImageEvalRecord } from './records.js';
+
+/** Which detection area splits small/medium/large in segm evaluation (EVAL.md §1.2). */
+export type SegmAreaSource = 'loadRes' | 'mask';
+
+/** Records of a set of images, with what `accumulate` needs to combine them. */
+export interface EvalRecords {
+  params: CocoParams;
+  /** [K] category ids, ascending: the K axis of precision/recall. */
+  categoryIds: Float64Array;
+  records: ImageEvalRecord[];
+}
+
+/** Ground truth + results indexed for per-image evaluation. */
+export interface CocoEvalContext {
+  gt: CocoGroundTruth;
+  dt: CocoResults;
+  params: CocoParams;
+  segmArea: SegmAreaSource;
+  warnings: WarningCollector | undefined;
+  /** GT annotation indices sorted by (image, category, file order); image i owns [gtStart[i], gtStart[i+1]). */
+  gtOrder: Int32Array;
+  gtStart: Int32Array;
+  dtOrder: Int32Array;
+  dtStart: Int32Array;
+}
+
+function groupByImageThenCategory(image: Int32Array, category: Int32Array, I: number, K: number): [Int32Array, Int32Array] {
+  const n = image.length;
+  const key = new Float64Array(n);
+  for (let j = 0; j < n; j++) key[j] = image[j]! * K + category[j]!;
+  const order = new Int32Array(n);
+  for (let j = 0; j < n; j++) order[j] = j;
+  order.sort((a, b) => key[a]! - key[b]! || a - b);
+  const start = new Int32Array(I + 1);
+  for (let j = 0; j < n; j++) start[image[j]! + 1]!++;
+  for (let i = 0; i < I; i++) start[i + 1]! += start[i]!;
+  return [order, start];
+}
+
+const validatedGt = new WeakSet<CocoGroundTruth>();
+
+/**
+ * Validate every segmentation segm evaluation will read (GT, and results that carry one), so that
+ * invalid input fails before any work, as pycocotools' `_prepare` converts them all up front.
+ * Warnings (odd polygons, RLE size different from the image) are reported here, once. A ground
+ * truth is validated only the first time (batches of results may be evaluated against the same GT).
+ */
+export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warnings?: WarningCollector): void {
+  const check = (v: unknown, path: string, h: number, w: number): void => {
+    if (Array.isArray(v)) parsePolygons(v, path, warnings);
+    else if (isObject(v)) {
+      const rle = parseRleObject(v, path, true);
+      if (rle.h !== h || rle.w !== w) {
+        warnings?.add('rle-size', `${path}.size`, `RLE size ${rle.h}x${rle.w} differs from the image's ${h}x${w}; it can never match (IoU -1, as in pycocotools)`);
+      }
+    } else segmentationToRle(v, path, h, w); // throws the type error
+  };
+  if (!validatedGt.has(gt)) {
+    gt.imageFileOrder.forEach((k, src) => {
+      const h = gt.heights[k]!, w = gt.widths[k]!;
+      if (h * w > MAX_MASK_PIXELS) fail(`${gt.path}.images[${src}]`, `image of ${h}x${w} pixels is too large for mask evaluation`, 413);
+    });
+    for (let a = 0; a < gt.anns.count; a++) {
+      const img = gt.anns.image[a]!;
+      check(gt.anns.segmentation[a], `${gt.path}.annotations[${gt.anns.source[a]}].segmentation`, gt.heights[img]!, gt.widths[img]!);
+    }
+    validatedGt.add(gt);
+  }
+  for (let r = 0; r < dt.count; r++) {
+    const seg = dt.segmentation[r];
+    if (seg === undefined) continue; // bbox branch without segmentation: the box polygon
+    const img = dt.image[r]!;
+    check(seg, `${dt.path}[${dt.source[r]}].segmentation`, gt.heights[img]!, gt.widths[img]!);
+  }
+}
+
+/**
+ * Index GT and results by image and category (and, for segm, validate all segmentations).
+ * Mirrors `cocoeval.py: COCOeval._prepare`.
+ */
+export function prepareEvaluation(
+  gt: CocoGroundTruth,
+  dt: CocoResults,
+  params: CocoParams,
+  options: { segmArea?: SegmAreaSource; warnings?: WarningCollector } = {},
+): CocoEvalContext {
+  const I = gt.imageIds.length, K = gt.categoryIds.length;
+  const [gtOrder, gtStart] = groupByImageThenCategory(gt.anns.image, gt.anns.category, I, K);
+  const [dtOrder, dtStart] = groupByImageThenCategory(dt.image, dt.category, I, K);
+  if (params.iouType === 'segm') validateSegmentations(gt, dt, options.warnings);
+  return { gt, dt, params, segmArea: options.segmArea ?? 'loadRes', warnings: options.warnings, gtOrder, gtStart, dtOrder, dtStart };
+}
+
+/**
+ * Evaluate the given images (GT image ids; default all, ascending) and return their cell records.
+ * Mirrors `cocoeval.py: COCOeval.evaluate` restricted to those images.
+ */
+export function evaluateImages(ctx: CocoEvalContext, imageIds?: Iterable<number>): EvalRecords {
+  const records: ImageEvalRecord[] = [];
+  const arena = new RecordArena();
+  const I = ctx.gt.imageIds.length;
+  if (imageIds === undefined) {
+    for (let i = 0; i < I; i++) evaluateImage(ctx, i, records, arena);
+  } else {
+    for (const id of imageIds) {
+      const i = ctx.gt.imageIndex.get(id);
+      if (i === undefined) throw new RangeError(`image id ${id} is not in the ground truth`);
+      evaluateImage(ctx, i, records, arena);
+    }
+  }
+  return { params: ctx.params, categoryIds: ctx.gt.categoryIds, records };
+}
+
+function evaluateImage(ctx: CocoEvalContext, i: number, out: ImageEvalRecord[], arena: RecordArena): void {
+  const { gt, dt, gtOrder, dtOrder } = ctx;
+  let g = ctx.gtStart[i]!, d = ctx.dtStart[i]!;
+  const gEnd = ctx.gtStart[i + 1]!, dEnd = ctx.dtStart[i + 1]!;
+  while (g < gEnd || d < dEnd) {
+    const gc = g < gEnd ? gt.anns.category[gtOrder[g]!]! : Infinity;
+    const dc = d < dEnd ? dt.category[dtOrder[d]!]! : Infinity;
+    const cat = Math.min(gc, dc);
+    const g0 = g, d0 = d;
+    while (g < gEnd && gt.anns.category[gtOrder[g]!] === cat) g++;
+    while (d < dEnd && dt.category[dtOrder[d]!] === cat) d++;
+    out.push(evaluateCell(ctx, i, cat, gtOrder.subarray(g0, g), dtOrder.subarray(d0, d), arena));
+  }
+}
+
+/** Reused per-cell buffers (grown on demand). */
+const cell: CellInput & { dIdx: Int32Array } = {
+  imageId: 0, categoryId: 0, D: 0, G: 0,
+  dtIds: new Float64Array(128), dtScores: new Float64Array(128), dtArea: new Float64Array(128),
+  gtIds: new Float64Array(64), gtArea: new Float64Array(64), crowd: new Uint8Array(64),
+  iou: new Float64Array(4096), dIdx: new Int32Array(128),
+};
+
+function reserve(D: number, nAll: number, G: number): void {
+  if (cell.dIdx.length < nAll) cell.dIdx = new Int32Array(Math.max(nAll, 2 * cell.dIdx.length));
+  if (cell.dtIds.length < nAll) {
+    const n = Math.max(nAll, 2 * cell.dtIds.length);
+    cell.dtIds = new Float64Array(n);
+    cell.dtScores = new Float64Array(n);
+    cell.dtArea = new Float64Array(n);
+  }
+  if (cell.gtIds.length < G) {
+    const n = Math.max(G, 2 * cell.gtIds.length);
+    cell.gtIds = new Float64Array(n);
+    cell.gtArea = new Float64Array(n);
+    cell.crowd = new Uint8Array(n);
+  }
+  if (cell.iou.length < D * G) cell.iou = new Float64Array(Math.max(D * G, 2 * cell.iou.length));
+}
+
+/** Masks of one cell's GT (file order) and top detections (score order). */
+function cellMasks(ctx: CocoEvalContext, img: number, gIdx: Int32Array, dIdx: Int32Array): [MaskGeometry[], MaskGeometry[]] {
+  const { gt, dt } = ctx;
+  const h = gt.heights[img]!, w = gt.widths[img]!;
+  const gm = Array.from(gIdx, (a) => {
+    const p = `${gt.path}.annotations[${gt.anns.source[a]}].segmentation`;
+    return maskGeometry(segmentationToRle(gt.anns.segmentation[a], p, h, w, undefined, true));
+  });
+  const dm = Array.from(dIdx, (r) => {
+    const seg = dt.segmentation[r];
+    if (seg === undefined) {
+      // loadRes bbox branch: segmentation = the box as a 4-point polygon
+      return maskGeometry({ h, w, counts: frBbox(dt.bbox.subarray(4 * r, 4 * r + 4), h, w) });
+    }
+    return maskGeometry(segmentationToRle(seg, `${dt.path}[${dt.source[r]}].segmentation`, h, w, undefined, true));
+  });
+  return [gm, dm];
+}
+
+/** `computeIoU` + `evaluateImg` for every area range of one cell. */
+function evaluateCell(ctx: CocoEvalContext, img: number, cat: number, gAll: Int32Array, dAll: Int32Array, arena: RecordArena): ImageEvalRecord {
+  const { gt, dt, params } = ctx;
+  const maxDet = params.maxDets[params.maxDets.length - 1]!;
+  const G = gAll.length;
+  const D = Math.min(dAll.length, maxDet);
+  reserve(D, dAll.length, G);
+  // detections: stable sort by score, keep the first maxDets[-1]
+  const dIdx = cell.dIdx;
+  dIdx.set(dAll);
+  sortIndicesDesc(dIdx, dAll.length, dt.score);
+  for (let j = 0; j < D; j++) {
+    const r = dIdx[j]!;
+    cell.dtIds[j] = dt.id[r]!;
+    cell.dtScores[j] = dt.score[r]!;
+    cell.dtArea[j] = dt.area[r]!;
+  }
+  for (let k = 0; k < G; k++) {
+    const a = gAll[k]!;
+    cell.crowd[k] = gt.anns.iscrowd[a]!;
+    cell.gtArea[k] = gt.anns.area[a]!;
+    cell.gtIds[k] = gt.anns.id[a]!;
+  }
+  // IoU [D×G], GT in file order. Mirrors `COCOeval.computeIoU`.
+  const iou = cell.iou;
+  const needMasks = params.iouType === 'segm' && D > 0 && (G > 0 || ctx.segmArea === 'mask');
+  if (params.iouType === 'bbox') {
+    for (let j = 0; j < D; j++) {
+      const r4 = 4 * dIdx[j]!;
+      for (let k = 0; k < G; k++) iou[j * G + k] = cocoBoxIou(dt.bbox, r4, gt.anns.bbox, 4 * gAll[k]!, cell.crowd[k] === 1);
+    }
+  } else if (needMasks) {
+    const [gm, dm] = cellMasks(ctx, img, gAll, dIdx.subarray(0, D));
+    for (let j = 0; j < D; j++) {
+      if (ctx.segmArea === 'mask') cell.dtArea[j] = dm[j]!.area;
+      for (let k = 0; k < G; k++) iou[j * G + k] = maskIou(dm[j]!, gm[k]!, cell.crowd[k] === 1);
+    }
+  }
+  cell.imageId = gt.imageIds[img]!;
+  cell.categoryId = gt.categoryIds[cat]!;
+  cell.D = D;
+  cell.G = G;
+  return matchCell(params, cell, arena);
+}

@@ -1,0 +1,168 @@
+/**
+ * @file COCO `segmentation` values → validated RLE (`coco.py: COCO.annToRLE`, EVAL.md §2.4) and the
+ * per-mask geometry the segm IoU needs (`maskApi.c: rleIou`, EVAL.md §2.7). Polygons are rasterized
+ * with the *image* size; RLE dicts keep their own `size`. Used by `coco/load.ts` (results' mask areas)
+ * and `coco/evaluate.ts` (masks built one image at a time).
+ */
+import { fail, type WarningCollector, expectArray, expectInteger, isObject, typeName } from '../json-check.js';
+import { MAX_POLYGON_STEPS, polygonSteps } from '../polygon.js';
+import { countsSum, frPolygons, parseCountsString, rleArea, rleToBbox, type Rle } from '../rle.js';
+
+/** Largest mask accepted (h*w must fit pycocotools' uint counts with room to spare). */
+export const MAX_MASK_PIXELS = 2 ** 31 - 1;
+
+/** Coordinates beyond this overflow the C `int` of `rleFrPoly` (5x upsampling). */
+const MAX_ABS_COORD = 1e8;
+
+/**
+ * Parse an RLE dict `{size: [h, w], counts: string | number[]}`. Counts must sum to exactly h*w (the
+ * fork's decoder rejects overruns; shorter sums make pycocotools' IoU loop forever). With `transient`,
+ * decoded string counts live in a shared buffer valid until the next call (validation, geometry).
+ */
+export function parseRleObject(v: Record<string, unknown>, path: string, transient = false): Rle {
+  const size = expectArray(v.size, `${path}.size`);
+  if (size.length !== 2) fail(`${path}.size`, `must be [height, width], got ${size.length} numbers`);
+  const h = expectInteger(size[0], `${path}.size[0]`, 0);
+  const w = expectInteger(size[1], `${path}.size[1]`, 0);
+  if (h * w > MAX_MASK_PIXELS) fail(`${path}.size`, `mask of ${h}x${w} pixels is too large`, 413);
+  const c = v.counts;
+  let counts: Uint32Array;
+  if (typeof c === 'string') {
+    const r = parseCountsString(c, transient);
+    if (typeof r === 'string') fail(`${path}.counts`, `invalid compressed RLE: ${r}`);
+    counts = r;
+  } else if (Array.isArray(c)) {
+    counts = new Uint32Array(c.length);
+    for (let j = 0; j < c.length; j++) counts[j] = expectInteger(c[j], `${path}.counts[${j}]`, 0);
+  } else {
+    fail(`${path}.counts`, c === undefined ? 'is required' : `must be a string or an array, got ${typeName(c)}`, 400);
+  }
+  const sum = countsSum(counts);
+  if (sum !== h * w) {
+    fail(`${path}.counts`, `runs cover ${sum} pixels but size ${h}x${w} has ${h * w}${sum > h * w ? ' (overrun)' : ''}`);
+  }
+  return { h, w, counts };
+}
+
+/**
+ * Validate a polygon list `[[x0, y0, x1, y1, ...], ...]` (each part >= 3 points, finite numbers).
+ * An odd trailing number is dropped as pycocotools does, with a warning.
+ */
+export function parsePolygons(v: unknown[], path: string, warnings?: WarningCollector): Float64Array[] {
+  if (v.length === 0) fail(path, 'empty polygon list (pycocotools cannot rasterize it)');
+  return v.map((poly, i) => {
+    const p = expectArray(poly, `${path}[${i}]`);
+    if (p.length < 6) fail(`${path}[${i}]`, `polygon needs at least 3 points (6 numbers), got ${p.length} numbers`);
+    if (p.length % 2 === 1) warnings?.add('odd-polygon', `${path}[${i}]`, 'polygon has an odd number of coordinates; the last one is ignored, as in pycocotools');
+    const out = new Float64Array(p.length);
+    for (let j = 0; j < p.length; j++) {
+      const x = p[j];
+      if (typeof x !== 'number') fail(`${path}[${i}][${j}]`, `must be a number, got ${typeName(x)}`, 400);
+      if (!Number.isFinite(x) || Math.abs(x) > MAX_ABS_COORD) fail(`${path}[${i}][${j}]`, `coordinate out of range: ${x}`);
+      out[j] = x;
+    }
+    const steps = polygonSteps(out);
+    if (steps > MAX_POLYGON_STEPS) fail(`${path}[${i}]`, `polygon too large to rasterize (${steps} boundary points, limit ${MAX_POLYGON_STEPS})`, 413);
+    return out;
+  });
+}
+
+/**
+ * A COCO segmentation (polygon list, uncompressed or compressed RLE) as an RLE, like
+ * `COCO.annToRLE`; `imgH`/`imgW` are the annotation's image size. RLE whose size differs from the
+ * image is kept (it can never match, as in pycocotools) with a warning. `transient`: see
+ * {@link parseRleObject}.
+ */
+export function segmentationToRle(
+  v: unknown,
+  path: string,
+  imgH: number,
+  imgW: number,
+  warnings?: WarningCollector,
+  transient = false,
+): Rle {
+  if (Array.isArray(v)) {
+    const polys = parsePolygons(v, path, warnings);
+    try {
+      return frPolygons(polys, imgH, imgW);
+    } catch (e) {
+      if (e instanceof RangeError) fail(path, `${e.message} (limit ${MAX_POLYGON_STEPS})`, 413);
+      throw e;
+    }
+  }
+  if (isObject(v)) {
+    const rle = parseRleObject(v, path, transient);
+    if (rle.h !== imgH || rle.w !== imgW) {
+      warnings?.add('rle-size', `${path}.size`, `RLE size ${rle.h}x${rle.w} differs from the image's ${imgH}x${imgW}; it can never match (IoU -1, as in pycocotools)`);
+    }
+    return rle;
+  }
+  fail(path, v === undefined ? 'is required for segm evaluation' : `must be a polygon list or an RLE object, got ${typeName(v)}`, 400);
+}
+
+/** What the segm IoU needs of one mask: size, area, pycocotools bbox and the foreground runs. */
+export interface MaskGeometry {
+  h: number;
+  w: number;
+  /** Foreground pixel count (`rleArea`). */
+  area: number;
+  /** `rleToBbox` as doubles `[x, y, w, h]` (pycocotools' IoU prefilter). */
+  bb: [number, number, number, number];
+  /** Foreground runs as `[start, end)` pairs of column-major positions, ascending. */
+  runs: Uint32Array;
+}
+
+/** Precompute {@link MaskGeometry} from an RLE. */
+export function maskGeometry(rle: Rle): MaskGeometry {
+  const c = rle.counts;
+  let n = 0;
+  for (let j = 1; j < c.length; j += 2) if (c[j]! > 0) n++;
+  const runs = new Uint32Array(2 * n);
+  let pos = 0, k = 0;
+  for (let j = 0; j < c.length; j++) {
+    const len = c[j]!;
+    if (j & 1 && len > 0) {
+      runs[k++] = pos;
+      runs[k++] = pos + len;
+    }
+    pos += len;
+  }
+  return { h: rle.h, w: rle.w, area: rleArea(c), bb: rleToBbox(c, rle.h, rle.w), runs };
+}
+
+/** Index of the first run (pair index * 2) whose end is > x. */
+function firstRunEndingAfter(r: Uint32Array, x: number): number {
+  let lo = 0, hi = r.length >> 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (r[2 * mid + 1]! > x) hi = mid;
+    else lo = mid + 1;
+  }
+  return 2 * lo;
+}
+
+/**
+ * Mask IoU of detection `d` and ground truth `g` with pycocotools' semantics (`maskApi.c: rleIou`):
+ * 0 when their `rleToBbox` boxes do not overlap, -1 when the sizes differ, otherwise
+ * `|d∧g| / |d∪g|` (or `/ |d|` for a crowd GT) computed on integers with one division.
+ */
+export function maskIou(d: MaskGeometry, g: MaskGeometry, gtIsCrowd: boolean): number {
+  const db = d.bb, gb = g.bb;
+  if (Math.min(db[2] + db[0], gb[2] + gb[0]) - Math.max(db[0], gb[0]) <= 0) return 0;
+  if (Math.min(db[3] + db[1], gb[3] + gb[1]) - Math.max(db[1], gb[1]) <= 0) return 0;
+  if (d.h !== g.h || d.w !== g.w) return -1;
+  const a = d.runs, b = g.runs;
+  if (a.length === 0 || b.length === 0) return 0;
+  let i = firstRunEndingAfter(a, b[0]!), j = firstRunEndingAfter(b, a[0]!);
+  let inter = 0;
+  while (i < a.length && j < b.length) {
+    const as = a[i]!, ae = a[i + 1]!, bs = b[j]!, be = b[j + 1]!;
+    const s = as > bs ? as : bs;
+    const e = ae < be ? ae : be;
+    if (e > s) inter += e - s;
+    if (ae < be) i += 2;
+    else j += 2;
+  }
+  if (inter === 0) return 0;
+  return inter / (gtIsCrowd ? d.area : d.area + g.area - inter);
+}
