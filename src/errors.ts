@@ -34,10 +34,12 @@ export const Errors = {
   MULTIPART: createError('MRC_ERR_MULTIPART', '%s', 400),
   BAD_REQUEST: createError('MRC_ERR_BAD_REQUEST', '%s', 400),
   NOT_FOUND: createError('MRC_ERR_NOT_FOUND', 'Route %s %s not found', 404),
+  MODEL_NOT_FOUND: createError('MRC_ERR_MODEL_NOT_FOUND', 'No model named "%s" is served here', 404),
   UNSUPPORTED_MEDIA_TYPE: createError('MRC_ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type: %s', 415),
   PAYLOAD_TOO_LARGE: createError('MRC_ERR_PAYLOAD_TOO_LARGE', 'Payload too large: %s', 413),
   IMAGE_TOO_LARGE: createError('MRC_ERR_IMAGE_TOO_LARGE', 'Image too large: %s', 413),
   IMAGE_DECODE: createError('MRC_ERR_IMAGE_DECODE', 'Cannot decode image: %s', 422),
+  IMAGE_UNSUPPORTED: createError('MRC_ERR_IMAGE_UNSUPPORTED', 'The model cannot process this image: %s', 422),
   /** InputError from src/eval or src/losses (status from the error: 400, 413 or 422). */
   INVALID_INPUT: createError('MRC_ERR_INVALID_INPUT', '%s', 422),
   /** Availability (fixed texts: shown even though >= 500) */
@@ -111,6 +113,10 @@ export function normalizeError(raw: unknown): { statusCode: number; code: string
       return { statusCode: 400, code: 'MRC_ERR_EMPTY_BODY', message: err.message, field: 'body' };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { statusCode: 400, code: 'MRC_ERR_INVALID_JSON', message: err.message, field: 'body' };
+    case 'FST_ERR_BAD_URL':
+      return { statusCode: 400, code: 'MRC_ERR_BAD_REQUEST', message: err.message, field: 'url' };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { statusCode: 414, code: 'MRC_ERR_BAD_REQUEST', message: err.message, field: 'url' };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { statusCode: 400, code: 'MRC_ERR_BAD_REQUEST', message: err.message, field: 'headers.content-length' };
     case 'FST_PROTO_VIOLATION':
@@ -119,6 +125,11 @@ export function normalizeError(raw: unknown): { statusCode: number; code: string
       return { statusCode: 400, code: 'MRC_ERR_MULTIPART', message: err.message, field: field ?? 'body' };
     default:
       break;
+  }
+  // @fastify/busboy raises plain Errors (no code) for malformed multipart bodies: client errors.
+  if (code === '' && /^(Multipart: Boundary not found|The needle cannot|Unexpected end of multipart data|\w+ terminated early due to unexpected end of multipart data)/.test(err.message)) {
+    const header = /Boundary|needle/.test(err.message);
+    return { statusCode: 400, code: 'MRC_ERR_MULTIPART', message: `multipart: ${err.message}`, field: header ? 'headers.content-type' : 'body' };
   }
   if (err instanceof SyntaxError && (err as { statusCode?: number }).statusCode === 400) {
     return { statusCode: 400, code: 'MRC_ERR_INVALID_JSON', message: err.message, field: 'body' };
@@ -142,10 +153,17 @@ export function errorBody(n: ReturnType<typeof normalizeError>, requestId: strin
   return body;
 }
 
+/** Retry-After of a 503: the error's own estimate (`retryAfter`, seconds), else any already set, else 1. */
+function setRetryAfter(reply: FastifyReply, err: unknown): void {
+  const s = (err as { retryAfter?: unknown } | null)?.retryAfter;
+  if (typeof s === 'number' && Number.isFinite(s) && s > 0) reply.header('retry-after', String(Math.ceil(s)));
+  else if (!reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+}
+
 /** Sends an error in the catalog shape from anywhere (hooks that run before the handler). */
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const n = normalizeError(err);
-  if (n.statusCode === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+  if (n.statusCode === 503) setRetryAfter(reply, err);
   return reply.code(n.statusCode).type('application/json; charset=utf-8').send(errorBody(n, String(reply.request.id)));
 }
 
@@ -158,8 +176,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const n = normalizeError(error);
     const ctx = { err: error, method: request.method, url: request.url, query: request.query, code: n.code };
     if (n.statusCode >= 500 && !PUBLIC_5XX.has(n.code)) request.log.error(ctx, 'request failed');
-    else request.log.info({ code: n.code, field: n.field, statusCode: n.statusCode, msg2: n.message }, 'request rejected');
-    if (n.statusCode === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    else request.log.info({ code: n.code, field: n.field, statusCode: n.statusCode, reason: n.message }, 'request rejected');
+    if (n.statusCode === 503) setRetryAfter(reply, error);
     return reply.code(n.statusCode).type('application/json; charset=utf-8').send(errorBody(n, String(request.id)));
   });
   app.setNotFoundHandler(function notFound(request: FastifyRequest, reply: FastifyReply) {

@@ -1,0 +1,48 @@
+/**
+ * @file ① GET /health/live and GET /health/ready.
+ * Live: the process answers (also during a long inference: inference runs in worker threads).
+ * Ready: the model is loaded and warmed up, and the server is not shutting down; otherwise 503 in
+ * the error shape (MRC_ERR_MODEL_NOT_READY / MRC_ERR_SHUTTING_DOWN) with Retry-After.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Errors } from '../errors.js';
+import { errorResponses } from '../schemas/common.js';
+import { LiveSchema, ReadySchema } from '../schemas/model.js';
+
+/** Registers the health routes. */
+export default async function healthRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/health/live', {
+    schema: {
+      tags: ['health'],
+      operationId: 'getLiveness',
+      summary: 'Liveness: the process is up and its event loop answers',
+      response: { 200: LiveSchema, ...errorResponses(500) },
+    },
+  }, async () => ({ status: 'ok' as const, uptime_s: Math.round(process.uptime() * 1000) / 1000 }));
+
+  app.get('/health/ready', {
+    schema: {
+      tags: ['health'],
+      operationId: 'getReadiness',
+      summary: 'Readiness: model loaded and warmed up, not shutting down',
+      response: { 200: ReadySchema, ...errorResponses(500, 503) },
+    },
+  }, async (_request, reply) => {
+    if (app.draining || app.model.state === 'closed') {
+      reply.header('retry-after', '5');
+      throw new Errors.SHUTTING_DOWN();
+    }
+    if (!app.model.ready) {
+      reply.header('retry-after', '5');
+      throw new Errors.MODEL_NOT_READY();
+    }
+    const m = app.model.files!.manifest;
+    const pool = app.model.pipeline!.pool;
+    return {
+      status: 'ready' as const,
+      model: { name: m.name, version: m.version, execution_provider: app.model.session!.provider },
+      queue_depth: pool.queueDepth,
+      busy_workers: pool.busy,
+    };
+  });
+}

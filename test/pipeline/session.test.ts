@@ -1,0 +1,97 @@
+/**
+ * session.ts with the real default graph (models/shapes): the generic run API (every output as a
+ * typed array + dims), zero-copy transfer, the bounded queue, CUDA requested on a CPU-only build,
+ * and the main thread staying responsive while the worker runs the graph.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { loadModelFiles } from '../../src/pipeline/manifest.js';
+import { buildFeeds, toChwFloat } from '../../src/pipeline/preprocess.js';
+import { InferencePool, PoolClosedError, QueueFullError } from '../../src/pipeline/session.js';
+import { MODEL_DIR } from '../helper.js';
+
+const inputs = { image: 'image', gtBoxes: 'gt_boxes' };
+const feeds = (w = 160, h = 120) => buildFeeds(toChwFloat(new Uint8Array(w * h * 3).fill(90), w, h), inputs);
+
+describe('InferencePool on the shapes model', () => {
+  let pool: InferencePool;
+  let graphPath: string;
+  before(async () => {
+    graphPath = (await loadModelFiles(MODEL_DIR, 'shapes')).graphPath;
+    pool = await InferencePool.create({ graphPath, executionProvider: 'cpu', intraOpThreads: 1, workers: 1, queueSize: 0 });
+  });
+  after(() => pool.close());
+
+  test('reports the session: provider, ORT version, inputs and outputs with dims', () => {
+    assert.equal(pool.info.provider, 'cpu');
+    assert.match(pool.info.ortVersion, /^\d+\.\d+\.\d+/);
+    assert.deepEqual(pool.info.inputs.map((i) => i.name), ['image', 'gt_boxes']);
+    assert.ok(pool.info.outputs.some((o) => o.name === 'det_masks'));
+  });
+
+  test('run(feeds) returns every graph output as {type, data, dims}; feeds are transferred', async () => {
+    const f = feeds();
+    const image = f.image!.data;
+    const { outputs, inferenceMs, queuedMs } = await pool.run(f);
+    assert.equal(image.byteLength, 0, 'the image buffer was transferred, not copied');
+    assert.deepEqual(Object.keys(outputs).sort(), pool.info.outputs.map((o) => o.name).sort());
+    for (const [name, t] of Object.entries(outputs)) {
+      assert.equal(t.dims.reduce((a, b) => a * b, 1), t.data.length, name);
+    }
+    assert.ok(outputs.det_labels!.data instanceof BigInt64Array);
+    assert.ok(outputs.det_boxes!.data instanceof Float32Array);
+    // 160x120 with min_size 256 / max_size 320: scale = min(256/120, 320/160) = 2 → (h', w') = (240, 320).
+    assert.deepEqual([...outputs.image_size!.data as BigInt64Array], [240n, 320n]);
+    assert.ok(inferenceMs > 0 && queuedMs >= 0);
+  });
+
+  test('with the worker busy and QUEUE_SIZE=0, a second run is refused with a Retry-After estimate', async () => {
+    const first = pool.run(feeds());
+    await assert.rejects(pool.run(feeds()), (err: Error) => {
+      assert.ok(err instanceof QueueFullError);
+      assert.ok(err.retryAfterSeconds >= 1);
+      return true;
+    });
+    await first;
+  });
+
+  test('the main event loop keeps running while the worker runs the graph', async () => {
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    let ticks = 0;
+    const timer = setInterval(() => { ticks++; }, 10);
+    const t0 = Date.now();
+    await pool.run(feeds(320, 240));
+    const ms = Date.now() - t0;
+    clearInterval(timer);
+    h.disable();
+    assert.ok(h.max / 1e6 < 150, `event loop blocked for ${(h.max / 1e6).toFixed(0)} ms during a ${ms} ms inference`);
+    assert.ok(ticks >= Math.floor(ms / 10 / 3), `only ${ticks} timer ticks in ${ms} ms`);
+  });
+
+  test('a second pool can be closed; runs after close are refused', async () => {
+    const p2 = await InferencePool.create({ graphPath, executionProvider: 'cpu', intraOpThreads: 1, workers: 1, queueSize: 1 });
+    await p2.close();
+    await assert.rejects(p2.run(feeds()), PoolClosedError);
+  });
+});
+
+test('EXPECTED FAILURE - EXECUTION_PROVIDER=cuda on a build without the CUDA EP fails with a clear message', async () => {
+  const { graphPath } = await loadModelFiles(MODEL_DIR, 'shapes');
+  await assert.rejects(
+    InferencePool.create({ graphPath, executionProvider: 'cuda', intraOpThreads: 1, workers: 1, queueSize: 1 }),
+    /EXECUTION_PROVIDER=cuda but the CUDA execution provider cannot be loaded/,
+  );
+});
+
+test('auto falls back to CPU and says why', async () => {
+  const pool = await InferencePool.create({ graphPath: join(MODEL_DIR, 'shapes', 'model.onnx'), executionProvider: 'auto', intraOpThreads: 1, workers: 1, queueSize: 1 });
+  try {
+    assert.equal(pool.info.provider, 'cpu');
+    assert.match(pool.info.fallbackReason ?? '', /\S/);
+  } finally {
+    await pool.close();
+  }
+});
