@@ -17,6 +17,7 @@ import metricsPlugin, { type MetricsPluginOptions } from './plugins/metrics.js';
 import modelPlugin from './plugins/model.js';
 import swaggerPlugin, { type SwaggerPluginOptions } from './plugins/swagger.js';
 import evaluateRoutes from './routes/evaluate.js';
+import evaluationsRoutes, { type EvaluationsPluginOptions } from './routes/evaluations.js'; // evaluation jobs
 import healthRoutes from './routes/health.js';
 import modelsRoutes from './routes/models.js';
 import predictRoutes from './routes/predict.js';
@@ -29,6 +30,8 @@ export interface BuildOptions {
   waitForModel?: boolean;
   metrics?: MetricsPluginOptions;
   swagger?: SwaggerPluginOptions;
+  /** Evaluation-job limits overriding the JOBS_* variables (tests). */
+  jobs?: EvaluationsPluginOptions;
 }
 
 declare module 'fastify' {
@@ -104,6 +107,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(modelsRoutes);
   await app.register(predictRoutes);
   await app.register(evaluateRoutes);
+  await app.register(evaluationsRoutes, opts.jobs ?? {}); // evaluation jobs: /evaluations (docs/jobs.md)
 
   await app.ready();
   return app;

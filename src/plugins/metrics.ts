@@ -27,6 +27,9 @@ export const LOSS_NAMES = ['loss_objectness', 'loss_rpn_box_reg', 'loss_classifi
 const AP_STATS = [{ index: 0, iou: '0.50:0.95' }, { index: 1, iou: '0.50' }, { index: 2, iou: '0.75' }] as const;
 const IOU_TYPES = ['bbox', 'segm'] as const;
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** Values of the `status` label of the evaluation-job metrics. */
+const JOB_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
+const JOB_END_STATUSES: readonly string[] = ['done', 'failed', 'cancelled'];
 /** Route label for requests that matched no route (404 handler): never the raw URL. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
@@ -68,6 +71,12 @@ export interface Metrics {
   /** The only values the `class` label may take (the model's class names, background excluded). */
   setClasses(names: readonly string[]): void;
   recordEvaluation(summary: EvaluationSummary): void;
+  // --- evaluation jobs (src/jobs, src/routes/evaluations.ts) ---
+  /** Jobs currently stored, by status (queued|running|done|failed|cancelled; other keys dropped). */
+  setJobCounts(counts: Readonly<Record<string, number>>): void;
+  /** A job ended with `status` (done|failed|cancelled) after `seconds` from start (or creation). */
+  jobFinished(status: string, seconds: number): void;
+  // --- end evaluation jobs ---
   /** This app's registry (read-only use: tests, custom collectors). */
   readonly registry: Registry;
 }
@@ -160,6 +169,20 @@ export function createMetrics(registry: Registry, buildInfo: { version: string; 
   const lastEval = gauge('mrcnn_eval_last_timestamp_seconds', 'Unix time of the latest completed evaluation.');
   for (const loss of LOSS_NAMES) lossHist.zero({ loss });
 
+  // --- evaluation jobs: labels from JOB_STATUSES only ---
+  const jobsGauge = gauge('mrcnn_eval_jobs', 'Evaluation jobs currently stored, by status.', ['status']);
+  for (const status of JOB_STATUSES) jobsGauge.set({ status }, 0);
+  const jobsFinished = counter('mrcnn_eval_jobs_finished_total', 'Evaluation jobs that ended, by final status.', ['status']);
+  const jobDuration = new Histogram({
+    name: 'mrcnn_eval_job_duration_seconds', help: 'Duration of an evaluation job from start to end, by final status.',
+    labelNames: ['status'] as const, buckets: [...DURATION_BUCKETS, 600, 1800, 3600, 7200], registers,
+  });
+  for (const status of JOB_END_STATUSES) {
+    jobsFinished.inc({ status }, 0);
+    jobDuration.zero({ status });
+  }
+  // --- end evaluation jobs ---
+
   let classes = new Set<string>();
   const setClasses = (names: readonly string[]): void => {
     classes = new Set(names.filter((n) => typeof n === 'string' && n.length > 0 && n !== '__background__'));
@@ -229,6 +252,17 @@ export function createMetrics(registry: Registry, buildInfo: { version: string; 
       if (isFiniteNumber(summary.gtInstances) && summary.gtInstances > 0) gtInstances.inc(summary.gtInstances);
       if (isFiniteNumber(summary.detections) && summary.detections > 0) detections.inc(summary.detections);
       lastEval.set(Date.now() / 1000);
+    },
+    setJobCounts(counts) {
+      for (const status of JOB_STATUSES) {
+        const v = counts[status];
+        jobsGauge.set({ status }, isFiniteNumber(v) && v >= 0 ? v : 0);
+      }
+    },
+    jobFinished(status, seconds) {
+      if (!JOB_END_STATUSES.includes(status)) return;
+      jobsFinished.inc({ status });
+      if (isFiniteNumber(seconds) && seconds >= 0) jobDuration.observe({ status }, seconds);
     },
     observeHttp(method, route, code, seconds) {
       const labels = { method: METHODS.has(method) ? method : 'OTHER', route, status_class: statusClass(code) };

@@ -1,0 +1,53 @@
+/**
+ * @file The report's data as JSON (GET /evaluations/{id}/report with `Accept: application/json`):
+ * the PR curves drawn in the HTML (precision at pycocotools' 101 recall thresholds, per class and
+ * IoU type, at IoU 0.5 and averaged over 0.5:0.95), the loss diagnosis and the worst-image
+ * overlays — for people who want to plot them their own way.
+ */
+import { Type } from '@sinclair/typebox';
+import type { IouType } from '../eval/index.js';
+import { diagnose, type ImageLosses } from '../losses/index.js';
+import type { Job } from '../jobs/types.js';
+import { prCurve } from './svg.js';
+
+const Curve = Type.Union([Type.Array(Type.Number()), Type.Null()], { description: 'Precision at each recall threshold; null when the class has no ground truth' });
+const Curves = Type.Object({
+  recall_thresholds: Type.Array(Type.Number()),
+  classes: Type.Array(Type.Object({ category_id: Type.Integer(), name: Type.String(), iou_50: Curve, iou_50_95: Curve })),
+});
+
+export const ReportDataSchema = Type.Object({
+  id: Type.String(),
+  pr_curves: Type.Object({ bbox: Type.Optional(Curves), segm: Type.Optional(Curves) }),
+  diagnosis: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], { description: 'src/losses diagnose(): shares of the total, explanations, flags (model mode with losses)' }),
+  worst_images: Type.Array(Type.Object({ file_name: Type.String(), image_id: Type.Integer(), reason: Type.String(), png: Type.String({ description: 'data:image/png;base64 overlay: ground truth (green) vs predictions (orange, dashed)' }) })),
+}, {
+  title: 'EvaluationReportData',
+  description: 'The data behind the HTML report (send `Accept: application/json`)',
+  examples: [{ id: '3f2b8c1e-7d4a-4e8b-9a51-0c6f2d9e1b7a', pr_curves: { bbox: { recall_thresholds: [0, 0.01, 1], classes: [{ category_id: 1, name: 'square', iou_50: [1, 1, 0], iou_50_95: [0.8, 0.8, 0] }] } }, diagnosis: null, worst_images: [] }],
+});
+
+/** The JSON report of a done job. */
+export function reportData(job: Job): Record<string, unknown> {
+  const result = job.result as unknown as { coco: Partial<Record<IouType, { per_category: Array<{ category_id: number; name: string }>; stats: Array<number | null> }>>; losses: { sampling: 'expected' | 'all'; mean: Record<string, number> } | null };
+  const pr: Record<string, unknown> = {};
+  for (const t of ['bbox', 'segm'] as const) {
+    const acc = job.report?.curves[t];
+    const block = result.coco[t];
+    if (!acc || !block) continue;
+    pr[t] = {
+      recall_thresholds: Array.from(acc.params.recThrs),
+      classes: block.per_category.map((c, k) => ({ category_id: c.category_id, name: c.name, iou_50: prCurve(acc, k, 0.5), iou_50_95: prCurve(acc, k, 'mean') })),
+    };
+  }
+  const segmAp = result.coco.segm?.stats[0];
+  const diagnosis = result.losses
+    ? diagnose(result.losses.mean as unknown as ImageLosses, { sampling: result.losses.sampling, ...(typeof segmAp === 'number' ? { maskAp: segmAp } : {}) })
+    : null;
+  return {
+    id: job.id,
+    pr_curves: pr,
+    diagnosis,
+    worst_images: (job.report?.overlays ?? []).map((o) => ({ file_name: o.fileName, image_id: o.imageId, reason: o.reason, png: o.dataUri })),
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * @file The HTML report of a finished evaluation job (GET /evaluations/{id}/report): one
+ * self-contained page — inline CSS, inline SVG charts, overlays as data: URIs, no script, no
+ * external asset. Sections: summary, COCO (12 pycocotools lines and per-category AP per IoU type),
+ * PR curves (per class, IoU 0.5 and mean over 0.5:0.95), the mmdetection-style VOC table, the losses
+ * with diagnose()'s shares and flags, the worst images with predictions vs ground truth, warnings.
+ */
+import { formatMapTable, summaryLines, type Accumulated, type CategoryMetrics, type IouType } from '../eval/index.js';
+import type { VocBlock } from '../eval/index.js';
+import { diagnose, LOSS_KEYS, type ImageLosses } from '../losses/index.js';
+import type { Job } from '../jobs/types.js';
+import { prChart } from './svg.js';
+
+const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const num = (v: number | null | undefined, d = 3): string => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;background:#f4f5f7}
+header{background:#23303f;color:#fff;padding:16px 28px}header h1{margin:0 0 4px;font-size:20px}header p{margin:0;opacity:.85}
+main{padding:8px 28px 40px;max-width:1240px}section{background:#fff;border-radius:8px;padding:14px 18px;margin:16px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h2{font-size:16px;margin:0 0 10px}h3{font-size:14px;margin:12px 0 6px}
+table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #ddd;padding:4px 10px;text-align:right}th{background:#eef1f5}td:first-child,th:first-child{text-align:left}
+pre{background:#f7f7f9;border:1px solid #e2e2e6;padding:8px 10px;overflow-x:auto;font-size:12px}
+.charts{display:flex;flex-wrap:wrap;gap:12px}.kpis{display:flex;gap:14px;flex-wrap:wrap}.kpi{background:#eef4fb;border-radius:6px;padding:8px 14px}
+.kpi b{display:block;font-size:20px}.flag{background:#fff4e5;border-left:4px solid #f0a020;padding:6px 10px;margin:6px 0}
+.bar{display:inline-block;height:10px;background:#4a7fc1;vertical-align:middle}.overlays{display:flex;flex-wrap:wrap;gap:14px}
+figure{margin:0;background:#fafafa;border:1px solid #e2e2e6;padding:8px;border-radius:6px}figcaption{font-size:12px;max-width:360px}
+.cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(540px,1fr));gap:16px}.cols pre{font-size:11px}
+.loss-table td,.loss-table th{text-align:left}.loss-table td:nth-child(2){text-align:right}.loss-table td:nth-child(3){white-space:nowrap}
+.voc-cols{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
+.legend span{display:inline-block;margin-right:14px}.gt{color:#109a3a}.pred{color:#d86a00}`;
+
+type Result = {
+  images: number;
+  coco: Partial<Record<IouType, { stats: Array<number | null>; per_category: CategoryMetrics[] }>>;
+  voc: VocBlock;
+  losses: { sampling: 'expected' | 'all'; mean: Record<string, number>; aliases: Record<string, Record<string, string>> } | null;
+  losses_unavailable?: string;
+  warnings: Array<{ path: string; message: string }>;
+  counts: { images: number; gt_instances: number; detections: number };
+  timings_ms: Record<string, number>;
+};
+
+function cocoSection(job: Job, r: Result): string {
+  const out: string[] = ['<section id="coco"><h2>COCO metrics</h2><div class="cols">'];
+  for (const t of ['bbox', 'segm'] as const) {
+    const block = r.coco[t];
+    if (!block) continue;
+    const acc = job.report?.curves[t];
+    out.push(`<div><h3>${t}</h3>`);
+    if (acc) out.push(`<pre class="coco-lines">${esc(summaryLines({ params: acc.params } as Accumulated, block.stats.map((v) => (v === null ? -1 : v))).join('\n'))}</pre>`);
+    out.push('<table class="per-category"><tr><th>category</th><th>AP</th><th>AP50</th><th>AP75</th><th>APs</th><th>APm</th><th>APl</th><th>AR100</th></tr>');
+    for (const c of block.per_category) {
+      out.push(`<tr><td>${esc(c.name)}</td>${[c.ap, c.ap50, c.ap75, c.aps, c.apm, c.apl, c.ar100].map((v) => `<td>${num(v)}</td>`).join('')}</tr>`);
+    }
+    out.push('</table></div>');
+  }
+  out.push('</div></section>');
+  return out.join('');
+}
+
+function prSection(job: Job, r: Result): string {
+  const out: string[] = ['<section id="pr"><h2>Precision–recall curves</h2><p>Per class, all areas, maxDets 100; legend: AP of the curve.</p><div class="charts">'];
+  for (const t of ['bbox', 'segm'] as const) {
+    const acc = job.report?.curves[t];
+    const block = r.coco[t];
+    if (!acc || !block) continue;
+    const names = block.per_category.map((c) => c.name);
+    out.push(prChart(acc, names, 0.5, `${t} · IoU 0.50`), prChart(acc, names, 'mean', `${t} · IoU 0.50:0.95 (mean)`));
+  }
+  out.push('</div></section>');
+  return out.join('');
+}
+
+function vocSection(r: Result): string {
+  const v = r.voc;
+  const rows = v.classes.map((c) => `<tr><td>${esc(c.class)}</td><td>${c.gts}</td><td>${c.dets}</td><td>${num(c.recall)}</td><td>${num(c.ap)}</td></tr>`).join('');
+  return `<section id="voc"><h2>Per-class table (VOC, IoU ${num(v.iou_thr, 2)}, ${esc(v.mode)})</h2>`
+    + `<div class="voc-cols"><table class="voc-table"><tr><th>class</th><th>gts</th><th>dets</th><th>recall</th><th>ap</th></tr>${rows}`
+    + `<tr><th>mAP</th><th></th><th></th><th></th><th>${num(v.mAP)}</th></tr></table>`
+    + `<pre class="map-table">${esc(formatMapTable(v.classes, v.mAP))}</pre></div></section>`;
+}
+
+function lossSection(r: Result): string {
+  if (!r.losses) {
+    return `<section id="losses"><h2>Losses</h2><p>${esc(r.losses_unavailable ?? 'No losses: detections mode (no model run).')}</p></section>`;
+  }
+  const mean = r.losses.mean;
+  const segmAp = r.coco.segm?.stats[0];
+  const d = diagnose(mean as unknown as ImageLosses, { sampling: r.losses.sampling, ...(typeof segmAp === 'number' ? { maskAp: segmAp } : {}) });
+  const rows = LOSS_KEYS.map((k) => {
+    const a = r.losses!.aliases[k] ?? {};
+    const share = d.shares[k];
+    return `<tr><td>${k}</td><td>${num(mean[k], 4)}</td><td><span class="bar" style="width:${Math.round(share * 160)}px"></span> ${(share * 100).toFixed(1)}%</td>`
+      + `<td>${esc(a.detectron2 ?? '')}</td><td>${esc(a.mmdetection ?? '')}</td><td>${esc(a.matterport ?? '')}</td><td style="text-align:left">${esc(d.explanations[k])}</td></tr>`;
+  }).join('');
+  const flags = d.flags.length === 0 ? '<p>No diagnosis flag raised.</p>'
+    : d.flags.map((f) => `<div class="flag"><b>${esc(f.id)}</b> (${esc(f.loss)}: value ${num(f.value, 3)}, threshold ${num(f.threshold, 3)}): ${esc(f.message)}</div>`).join('');
+  return `<section id="losses"><h2>Losses (mean over ${r.images} images, sampling "${esc(r.losses.sampling)}")</h2>`
+    + `<table class="loss-table"><tr><th>loss (torchvision)</th><th>mean</th><th>share</th><th>detectron2</th><th>mmdetection</th><th>Matterport</th><th>measures</th></tr>${rows}`
+    + `<tr><th>loss</th><th>${num(mean.loss, 4)}</th><th colspan="5"></th></tr></table><h3>Diagnosis</h3>${flags}</section>`;
+}
+
+function overlaySection(job: Job): string {
+  const overlays = job.report?.overlays ?? [];
+  if (overlays.length === 0) return '';
+  const figs = overlays.map((o) => `<figure><img alt="${esc(o.fileName)}" src="${o.dataUri}"><figcaption><b>${esc(o.fileName)}</b> (image ${o.imageId}): ${esc(o.reason)}</figcaption></figure>`).join('');
+  return `<section id="worst"><h2>Worst images</h2><p class="legend"><span class="gt">■ ground truth</span><span class="pred">■ predictions (score ≥ 0.05, top 10)</span></p><div class="overlays">${figs}</div></section>`;
+}
+
+/** The report page of a done job. */
+export function renderReport(job: Job): string {
+  const r = job.result as unknown as Result;
+  const kpis: Array<[string, string]> = [['images', String(r.counts.images)], ['GT instances', String(r.counts.gt_instances)], ['detections', String(r.counts.detections)]];
+  if (r.coco.bbox) kpis.push(['bbox AP', num(r.coco.bbox.stats[0])]);
+  if (r.coco.segm) kpis.push(['mask AP', num(r.coco.segm.stats[0])]);
+  kpis.push([`VOC mAP@${num(r.voc.iou_thr, 2)}`, num(r.voc.mAP)]);
+  if (r.losses) kpis.push(['mean loss', num(r.losses.mean.loss, 4)]);
+  const warnings = r.warnings.length === 0 ? '' : `<section id="warnings"><h2>Warnings</h2><ul>${r.warnings.map((w) => `<li><code>${esc(w.path)}</code>: ${esc(w.message)}</li>`).join('')}</ul></section>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
+    + `<title>Evaluation report ${esc(job.id)}</title><style>${CSS}</style></head><body>`
+    + `<header><h1>Mask R-CNN evaluation report</h1><p>job ${esc(job.id)} · ${esc(job.mode)} mode · finished ${esc(new Date(job.finishedAt ?? Date.now()).toISOString())}</p></header><main>`
+    + `<section id="summary"><h2>Summary</h2><div class="kpis">${kpis.map(([k, v]) => `<div class="kpi">${esc(k)}<b>${esc(v)}</b></div>`).join('')}</div></section>`
+    + cocoSection(job, r) + prSection(job, r) + vocSection(r) + lossSection(r) + overlaySection(job) + warnings
+    + '</main></body></html>\n';
+}
