@@ -93,7 +93,8 @@ export function evaluateCoco(
   return { accumulated, stats: summarize(accumulated), perCategory: perCategory(accumulated, gt.categoryNames) };
 }
 
-function parseIouTypes(v: unknown): IouType[] {
+/** `iou_types` as given: a non-empty list of "bbox" / "segm" (duplicates dropped); 400 otherwise. */
+export function parseIouTypes(v: unknown): IouType[] {
   const a = expectArray(v, 'iou_types');
   const out: IouType[] = [];
   a.forEach((t, i) => {
@@ -102,6 +103,29 @@ function parseIouTypes(v: unknown): IouType[] {
   });
   if (out.length === 0) fail('iou_types', 'must name at least one of "bbox", "segm"', 400);
   return out;
+}
+
+/**
+ * The IoU types to evaluate: those asked for, else bbox, plus segm when every GT annotation and every
+ * result carries a segmentation (a `segm-skipped` warning otherwise).
+ */
+export function chooseIouTypes(
+  explicit: IouType[] | undefined,
+  gt: CocoGroundTruth,
+  dt: CocoResults,
+  paths: { groundTruth: string; detections: string },
+  warnings: WarningCollector,
+): IouType[] {
+  if (explicit) return explicit;
+  const iouTypes: IouType[] = ['bbox'];
+  const gtHasMasks = gt.anns.segmentation.every((s) => s !== undefined);
+  const dtHasMasks = dt.segmentation.every((s) => s !== undefined);
+  if (gtHasMasks && dtHasMasks) iouTypes.push('segm');
+  else {
+    warnings.add('segm-skipped', gtHasMasks ? paths.detections : `${paths.groundTruth}.annotations`,
+      `segm not evaluated: ${gtHasMasks ? 'some detections' : 'some ground-truth annotations'} have no segmentation (request iou_types=segm to evaluate boxes as masks)`);
+  }
+  return iouTypes;
 }
 
 /** Evaluate COCO results against COCO ground truth: COCO bbox/segm blocks, VOC table, warnings. */
@@ -122,18 +146,7 @@ export function evaluateDetections(input: EvaluateDetectionsInput): EvaluateDete
   const gt = loadGroundTruth(input.groundTruth, gtPath, warnings);
   const dt = loadResults(gt, input.detections, dtPath, warnings);
 
-  let iouTypes: IouType[];
-  if (explicitTypes) iouTypes = explicitTypes;
-  else {
-    iouTypes = ['bbox'];
-    const gtHasMasks = gt.anns.segmentation.every((s) => s !== undefined);
-    const dtHasMasks = dt.segmentation.every((s) => s !== undefined);
-    if (gtHasMasks && dtHasMasks) iouTypes.push('segm');
-    else {
-      warnings.add('segm-skipped', gtHasMasks ? dtPath : `${gtPath}.annotations`,
-        `segm not evaluated: ${gtHasMasks ? 'some detections' : 'some ground-truth annotations'} have no segmentation (request iou_types=segm to evaluate boxes as masks)`);
-    }
-  }
+  const iouTypes = chooseIouTypes(explicitTypes, gt, dt, { groundTruth: gtPath, detections: dtPath }, warnings);
 
   const coco: EvaluateDetectionsResult['coco'] = {};
   for (const iouType of iouTypes) {

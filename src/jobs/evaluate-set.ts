@@ -10,7 +10,7 @@
  */
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import {
-  accumulate, evaluateImages, loadGroundTruth, loadResults, perCategory, prepareEvaluation, resolveParams, summarize,
+  accumulate, chooseIouTypes, evaluateImages, loadGroundTruth, loadResults, parseIouTypes, perCategory, prepareEvaluation, resolveParams, summarize,
   WarningCollector, type Accumulated, type CocoBlock, type EvalRecords, type EvaluateDetectionsResult, type ImageEvalRecord, type IouType,
 } from '../eval/index.js';
 import { InputError } from '../eval/errors.js';
@@ -62,15 +62,7 @@ export async function evaluateSet(input: EvaluateSetInput): Promise<EvaluateSetR
   if (vocMode !== 'area' && vocMode !== '11points') fail('voc_mode', `must be "area" or "11points", got ${JSON.stringify(vocMode)}`);
   const vocIouThr = input.vocIouThr ?? 0.5;
   if (!(vocIouThr >= 0 && vocIouThr <= 1)) fail('voc_iou_thr', `must be in [0, 1], got ${vocIouThr}`);
-  let explicitTypes: IouType[] | undefined;
-  if (input.iouTypes !== undefined) {
-    explicitTypes = [];
-    input.iouTypes.forEach((t, i) => {
-      if (t !== 'bbox' && t !== 'segm') fail(`iou_types[${i}]`, `must be "bbox" or "segm", got ${JSON.stringify(t)}`);
-      if (!explicitTypes!.includes(t)) explicitTypes!.push(t);
-    });
-    if (explicitTypes.length === 0) fail('iou_types', 'must name at least one of "bbox", "segm"');
-  }
+  const explicitTypes = input.iouTypes === undefined ? undefined : parseIouTypes(input.iouTypes);
   const chunk = Math.max(1, input.chunkImages ?? 64);
   const checkpoint = input.checkpoint ?? ((): void => {});
 
@@ -81,18 +73,7 @@ export async function evaluateSet(input: EvaluateSetInput): Promise<EvaluateSetR
   const dt = loadResults(gt, input.detections, dtPath, warnings);
   await yieldLoop();
 
-  let iouTypes: IouType[];
-  if (explicitTypes) iouTypes = explicitTypes;
-  else {
-    iouTypes = ['bbox'];
-    const gtHasMasks = gt.anns.segmentation.every((s) => s !== undefined);
-    const dtHasMasks = dt.segmentation.every((s) => s !== undefined);
-    if (gtHasMasks && dtHasMasks) iouTypes.push('segm');
-    else {
-      warnings.add('segm-skipped', gtHasMasks ? dtPath : `${gtPath}.annotations`,
-        `segm not evaluated: ${gtHasMasks ? 'some detections' : 'some ground-truth annotations'} have no segmentation (request iou_types=segm to evaluate boxes as masks)`);
-    }
-  }
+  const iouTypes = chooseIouTypes(explicitTypes, gt, dt, { groundTruth: gtPath, detections: dtPath }, warnings);
 
   const coco: EvaluateDetectionsResult['coco'] = {};
   const accumulated: EvaluateSetResult['accumulated'] = {};

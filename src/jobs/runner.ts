@@ -1,70 +1,44 @@
 /**
- * @file Runs one evaluation job to its result: model mode goes image by image (src/jobs/model-step.ts,
- * an `await` between images, the cancel flag checked before each one), then one whole-set
- * evaluation (evaluate-set.ts: chunked per-image records, a single accumulation), the mean losses,
+ * @file Runs one evaluation job to its result: model mode goes image by image (the per-image step of
+ * POST /evaluate, src/pipeline/evaluate-model.ts `evaluateImage`; an `await` between images, the
+ * cancel flag checked before each one), then one whole-set evaluation (evaluate-set.ts: chunked per-image records, a single accumulation), the mean losses,
  * and the report data (PR arrays, overlays of the worst images drawn while the uploads still
  * exist). Detections mode is the whole-set evaluation alone. The answer has the blocks of
  * POST /evaluate. Input checks that can fail fast (JSON shape, file-name matching, GT validity) are
  * in {@link prepareModelInput}, which the route calls before answering 202.
  */
+import { readFile } from 'node:fs/promises';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
-import { InputError, loadGroundTruth, WarningCollector } from '../eval/index.js';
-import { expectArray, expectObject, isObject } from '../eval/json-check.js';
-import { LOSS_ALIASES, LOSS_KEYS, meanLosses, type ImageLosses } from '../losses/index.js';
-import { emptyTimings } from '../pipeline/predict.js';
+import { loadGroundTruth, WarningCollector } from '../eval/index.js';
+import { expectArray, expectObject } from '../eval/json-check.js';
+import {
+  annotationsByImage, emptyEvaluationTimings, evalCoreOptions, evaluatedGroundTruth, evaluateImage, evaluationResponse, imageEntries, lossesSummary,
+  matchUploads, modelTimings, roundedTimings, type NamedImageLosses,
+} from '../pipeline/evaluate-model.js';
 import type { ModelHandle } from '../plugins/model.js';
 import { renderOverlay } from '../report/overlay.js';
 import { compactCurves, type PrCurves } from '../report/svg.js';
 import type { Accumulated, IouType } from '../eval/index.js';
 import { JobErrors } from './errors.js';
 import { evaluateSet, type ImageErrors } from './evaluate-set.js';
-import { annotationsByImage, runImageStep, type ImageStepResult, type JobTimings } from './model-step.js';
 import type { EvaluationBody, Job, JobImage, ModelJobInput, Overlay } from './types.js';
 
 /** A model-mode job's images with their annotation entries. */
 export type PreparedModelInput = ModelJobInput;
 
-const base = (p: string): string => p.slice(Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) + 1);
-
 /**
- * Matches files to `annotations.images[].file_name` (exact, else unique base name, as /evaluate)
- * and validates the ground truth of the matched images.
+ * Matches files to `annotations.images[].file_name` (exact, else unique base name, as /evaluate:
+ * src/pipeline/evaluate-model.ts `matchUploads`) and validates the ground truth of the matched images.
  * @throws InputError naming the file (`image[i]`) or the JSON path under `annotations`.
  */
 export function prepareModelInput(annotations: unknown, files: JobImage[]): PreparedModelInput {
   const gt = expectObject(annotations, 'annotations');
-  const entries = expectArray(gt.images, 'annotations.images').map((e, i) => expectObject(e, `annotations.images[${i}]`));
+  const entries = imageEntries(gt);
   expectArray(gt.annotations ?? [], 'annotations.annotations');
-  const byName = new Map<string, number[]>();
-  entries.forEach((e, i) => {
-    if (typeof e.file_name !== 'string') return;
-    for (const key of new Set([e.file_name, base(e.file_name)])) byName.set(key, [...(byName.get(key) ?? []), i]);
-  });
-  const used = new Set<number>();
-  const images = files.map((f) => {
-    const hits = byName.get(f.fileName) ?? byName.get(base(f.fileName)) ?? [];
-    if (hits.length !== 1) {
-      throw new InputError(f.field, hits.length === 0
-        ? `uploaded file "${f.fileName}" matches no annotations.images[].file_name`
-        : `uploaded file "${f.fileName}" matches ${hits.length} annotations.images entries`);
-    }
-    const index = hits[0]!;
-    if (used.has(index)) throw new InputError(f.field, `file "${f.fileName}" is uploaded twice`, 400);
-    used.add(index);
-    return { ...f, index };
-  });
-  loadGroundTruth(subset(gt, new Set(images.map((im) => entries[im.index]!.id))), 'annotations', new WarningCollector());
+  const indices = matchUploads(entries, files);
+  const images = files.map((f, k) => ({ ...f, index: indices[k]! }));
+  loadGroundTruth(evaluatedGroundTruth(gt, new Set(images.map((im) => entries[im.index]!.id))), 'annotations', new WarningCollector());
   return { annotations: gt, images };
-}
-
-/** The GT restricted to the given image ids (what is evaluated). */
-function subset(gt: Record<string, unknown>, ids: Set<unknown>): Record<string, unknown> {
-  const anns = Array.isArray(gt.annotations) ? gt.annotations : [];
-  return {
-    ...gt,
-    images: (gt.images as unknown[]).filter((e) => isObject(e) && ids.has(e.id)),
-    annotations: anns.filter((a) => isObject(a) && ids.has(a.image_id)),
-  };
 }
 
 /** What the runner needs from the app. */
@@ -81,8 +55,6 @@ function compact(acc: Partial<Record<IouType, Accumulated>>): Partial<Record<Iou
   return out;
 }
 
-const round = (ms: number): number => Math.round(ms * 100) / 100;
-
 /** Throws CANCELLED when the job was cancelled. */
 function checkpointOf(job: Job): () => void {
   return () => {
@@ -97,12 +69,7 @@ export async function runJob(job: Job, deps: RunnerDeps): Promise<void> {
   const checkpoint = checkpointOf(job);
   const t0 = performance.now();
   const opts = job.options;
-  const evalOpts = {
-    ...(opts.iouTypes ? { iouTypes: opts.iouTypes } : {}),
-    ...(opts.vocMode ? { vocMode: opts.vocMode } : {}),
-    ...(opts.vocIouThr !== undefined ? { vocIouThr: opts.vocIouThr } : {}),
-    checkpoint,
-  };
+  const evalOpts = { ...evalCoreOptions(opts), checkpoint };
   if (input.mode === 'detections') {
     job.progress = { ...job.progress, phase: 'evaluation' };
     const t1 = performance.now();
@@ -112,11 +79,7 @@ export async function runJob(job: Job, deps: RunnerDeps): Promise<void> {
     });
     const evalMs = performance.now() - t1;
     job.progress = { ...job.progress, done: result.counts.images, total: result.counts.images };
-    job.result = {
-      images: result.counts.images, losses: null, coco: result.coco, voc: result.voc, warnings: result.warnings,
-      counts: { images: result.counts.images, gt_instances: result.counts.gtInstances, detections: result.counts.detections },
-      timings_ms: { evaluation: round(evalMs), total: round(performance.now() - t0) },
-    };
+    job.result = evaluationResponse({ images: result.counts.images, losses: null, result, timings: roundedTimings({ evaluation: evalMs }, performance.now() - t0) });
     job.report = { curves: compact(accumulated), overlays: [] };
     return;
   }
@@ -128,15 +91,17 @@ export async function runJob(job: Job, deps: RunnerDeps): Promise<void> {
   const entries = gtJson.images as Array<Record<string, unknown>>;
   const annsOf = annotationsByImage((gtJson.annotations as unknown[] | undefined) ?? []);
   const lossReason = model.lossesUnavailableReason();
-  const timings: JobTimings = { ...emptyTimings(), losses: 0 };
+  const timings = emptyEvaluationTimings();
   const results: Array<Record<string, unknown>> = [];
-  const perImage: NonNullable<ImageStepResult['losses']>[] = [];
+  const perImage: NamedImageLosses[] = [];
   job.progress = { phase: 'images', done: 0, total: prepared.images.length, imageMs: 0 };
   for (const img of prepared.images) {
     checkpoint();
     const ts = performance.now();
     const entry = entries[img.index]!;
-    const step = await runImageStep(model, img, entry, img.index, annsOf.get(entry.id) ?? [], opts, timings);
+    const bytes = await readFile(img.path);
+    // The step of POST /evaluate, image by image; a full inference queue is waited out.
+    const step = await evaluateImage(model, { fileName: img.fileName, field: img.field, bytes }, { entry, index: img.index, anns: annsOf.get(entry.id) ?? [] }, opts, timings, true);
     for (const r of step.results) results.push(r);
     if (step.losses) perImage.push(step.losses);
     job.progress = { ...job.progress, done: job.progress.done + 1, imageMs: job.progress.imageMs + performance.now() - ts };
@@ -144,38 +109,19 @@ export async function runJob(job: Job, deps: RunnerDeps): Promise<void> {
   }
   checkpoint();
   job.progress = { ...job.progress, phase: 'evaluation' };
-  const matchedIds = new Set(prepared.images.map((im) => entries[im.index]!.id));
   const warnings = new WarningCollector();
-  if (matchedIds.size < entries.length) {
-    warnings.add('images-not-uploaded', 'annotations.images', `${entries.length - matchedIds.size} of ${entries.length} annotated images were not uploaded and are left out of the evaluation`);
-  }
+  const groundTruth = evaluatedGroundTruth(gtJson, new Set(prepared.images.map((im) => entries[im.index]!.id)), warnings);
   const t3 = performance.now();
   const { result, accumulated, imageErrors } = await evaluateSet({
-    groundTruth: subset(gtJson, matchedIds), detections: results, ...evalOpts,
+    groundTruth, detections: results, ...evalOpts,
     paths: { groundTruth: 'annotations', detections: 'detections' },
   });
   const evalMs = performance.now() - t3;
-  const pick = (l: ImageLosses): Record<string, number> => Object.fromEntries([...LOSS_KEYS, 'loss'].map((key) => [key, l[key as keyof ImageLosses] as number]));
-  const mean = perImage.length > 0 ? pick(meanLosses(perImage)) : null;
-  const losses = lossReason === null && mean ? {
-    sampling: opts.lossSampling,
-    mean,
-    per_image: perImage.map((l) => ({ file_name: l.file_name, image_id: l.image_id, ...pick(l), mask_dice: l.mask_dice, mask_bce_smooth: l.mask_bce_smooth, counts: l.counts })),
-    aliases: Object.fromEntries(LOSS_KEYS.map((key) => [key, { detectron2: LOSS_ALIASES[key].detectron2, mmdetection: LOSS_ALIASES[key].mmdetection, matterport: LOSS_ALIASES[key].matterport }])),
-  } : null;
-  const body: EvaluationBody = {
-    images: prepared.images.length,
-    losses,
-    ...(lossReason !== null ? { losses_unavailable: lossReason } : {}),
-    coco: result.coco,
-    voc: result.voc,
-    warnings: [...warnings.list(), ...result.warnings],
-    counts: { images: result.counts.images, gt_instances: result.counts.gtInstances, detections: result.counts.detections },
-    timings_ms: Object.fromEntries(Object.entries({
-      decode: timings.decode, preprocess: timings.preprocess, inference: timings.inference, queue: timings.queue,
-      postprocess: timings.postprocess, losses: timings.losses, evaluation: evalMs, total: performance.now() - t0,
-    }).map(([k, v]) => [k, round(v)])),
-  };
+  const { losses } = lossesSummary(perImage, lossReason, opts.lossSampling);
+  const body: EvaluationBody = evaluationResponse({
+    images: prepared.images.length, losses, lossesUnavailable: lossReason, result, warnings,
+    timings: roundedTimings(modelTimings(timings, evalMs), performance.now() - t0),
+  });
   job.progress = { ...job.progress, phase: 'report' };
   const overlays = await worstOverlays(prepared, results, imageErrors, perImage, deps.overlays ?? 3, checkpoint);
   job.result = body;

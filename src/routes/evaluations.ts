@@ -11,7 +11,7 @@
  * The store (src/jobs/store.ts) bounds running/queued/stored jobs and expires finished ones.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Errors, withField } from '../errors.js';
+import { withField } from '../errors.js';
 import { loadGroundTruth, loadResults, WarningCollector } from '../eval/index.js';
 import { loadJobsConfig, type JobsConfig } from '../jobs/config.js';
 import { JobErrors } from '../jobs/errors.js';
@@ -20,11 +20,11 @@ import { JobAcceptedSchema, JobNotDoneSchema, JobNotFoundSchema, JobParamsSchema
 import { JobStore, type Reservation } from '../jobs/store.js';
 import type { Job } from '../jobs/types.js';
 import { readJobMultipart } from '../jobs/upload.js';
-import type { EvaluateOptions } from '../pipeline/evaluate-model.js';
 import { reportData, ReportDataSchema } from '../report/data.js';
 import { renderReport } from '../report/html.js';
 import { errorResponses } from '../schemas/common.js';
 import { EvaluateBodySchema, EvaluateMultipartSchema, EvaluateQuerySchema, type EvaluateBody, type EvaluateQuery } from '../schemas/evaluate.js';
+import { detectionsModeBody, evaluateOptions } from './evaluate-input.js';
 import { rm } from 'node:fs/promises';
 
 /** Options of the plugin (tests override limits; the rest comes from JOBS_* variables). */
@@ -37,21 +37,6 @@ declare module 'fastify' {
     /** Evaluation jobs (src/jobs/store.ts). */
     jobs: JobStore;
   }
-}
-
-/** Options from the query string, overridden by JSON fields (as POST /evaluate). */
-function options(q: EvaluateQuery, body?: Partial<EvaluateBody>): EvaluateOptions {
-  const raw = body?.iou_types ?? q.iou_types;
-  const types = raw === undefined ? undefined
-    : (Array.isArray(raw) ? raw : raw.split(',')).map((s) => s.trim()).filter((s) => s !== '') as Array<'bbox' | 'segm'>;
-  const vocMode = body?.voc_mode ?? q.voc_mode;
-  const vocIouThr = body?.voc_iou_thr ?? q.voc_iou_thr;
-  return {
-    ...(types ? { iouTypes: types } : {}),
-    ...(vocMode ? { vocMode } : {}),
-    ...(vocIouThr !== undefined ? { vocIouThr } : {}),
-    lossSampling: q.loss_sampling ?? 'expected',
-  };
 }
 
 const links = (id: string) => ({ self: `/evaluations/${id}`, report: `/evaluations/${id}/report`, cancel: `/evaluations/${id}` });
@@ -126,7 +111,7 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Eval
       const upload = await readJobMultipart(req, limits);
       try {
         const prepared = prepareModelInput(upload.annotations, upload.images);
-        return store.submit({ mode: 'model', ...prepared }, options(req.query), upload.tmpDir, reservation);
+        return store.submit({ mode: 'model', ...prepared }, evaluateOptions(req.query), upload.tmpDir, reservation);
       } catch (err) {
         await rm(upload.tmpDir, { recursive: true, force: true });
         throw err;
@@ -135,16 +120,11 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Eval
   });
 
   function submitDetections(request: FastifyRequest<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>, reservation: Reservation): Job {
-    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== '' && type !== 'application/json') {
-      throw withField(new Errors.UNSUPPORTED_MEDIA_TYPE(`${type}: use application/json (detections mode) or multipart/form-data (model mode)`), 'headers.content-type');
-    }
-    const body = request.body;
-    if (body === undefined || body === null) throw withField(new Errors.EMPTY_BODY('send COCO JSON {ground_truth, detections} or multipart images + annotations'), 'body');
+    const body = detectionsModeBody(request);
     // Fail fast on invalid GT / results (4xx with the JSON path); the job evaluates them again.
     const w = new WarningCollector();
     loadResults(loadGroundTruth(body.ground_truth, 'body.ground_truth', w), body.detections, 'body.detections', w);
-    return store.submit({ mode: 'detections', groundTruth: body.ground_truth, detections: body.detections }, options(request.query, body), null, reservation);
+    return store.submit({ mode: 'detections', groundTruth: body.ground_truth, detections: body.detections }, evaluateOptions(request.query, body), null, reservation);
   }
 
   app.get<{ Params: JobParams }>('/evaluations/:id', {
