@@ -42,6 +42,24 @@ CASES = [  # (name, height, width, G)
 ]
 
 
+# cases whose eager graph-contract tensors are also written (eager/<name>.json, base64 little-endian),
+# so the loss core can be checked against torchvision without onnxruntime's numerics in between
+EAGER_DUMP = {"empty-128", "r-116x197"}
+
+
+def dump_tensors(out, path):
+    import base64
+    from export import OUTPUTS
+    d = {}
+    for n, t in zip(OUTPUTS, out):
+        t = t.detach().contiguous()
+        dt = "int64" if t.dtype == torch.int64 else "float32"
+        arr = t.numpy().astype("<i8" if dt == "int64" else "<f4")
+        d[n] = {"dtype": dt, "dims": list(t.shape), "b64": base64.b64encode(arr.tobytes()).decode()}
+    with open(path, "w") as f:
+        json.dump(d, f)
+
+
 def rle_uncompressed(mask: np.ndarray):
     """COCO uncompressed RLE (column-major runs, starting with zeros)."""
     flat = mask.astype(np.uint8).flatten(order="F")
@@ -165,6 +183,9 @@ def main():
         model.eval()
         with torch.no_grad():
             out = wrapper(t, boxes)
+        if name in EAGER_DUMP:
+            os.makedirs(os.path.join(a.out, "eager"), exist_ok=True)
+            dump_tensors(out, os.path.join(a.out, "eager", f"{name}.json"))
         case = {"name": name, "file_name": fname, "image_id": img_id, "height": h, "width": w, "gt_count": len(objs),
                 "resized": out[4].tolist(), "padded": out[5].tolist(),
                 "counts": {"anchors_pos": int((rl == 1).sum()), "anchors_neg": int((rl == 0).sum()),
