@@ -117,7 +117,7 @@ export async function runJob(job: Job, deps: RunnerDeps): Promise<void> {
     paths: { groundTruth: 'annotations', detections: 'detections' },
   });
   const evalMs = performance.now() - t3;
-  const { losses } = lossesSummary(perImage, lossReason, opts.lossSampling);
+  const { losses } = lossesSummary(perImage, lossReason, opts.lossSampling, result.coco.segm?.stats[0]);
   const body: EvaluationBody = evaluationResponse({
     images: prepared.images.length, losses, lossesUnavailable: lossReason, result, warnings,
     timings: roundedTimings(modelTimings(timings, evalMs), performance.now() - t0),

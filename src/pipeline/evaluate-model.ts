@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Errors, withField } from '../errors.js';
 import { decodeToRowMajor, evaluateDetections, frBbox, InputError, segmentationToRle, type EvaluateDetectionsResult, WarningCollector } from '../eval/index.js';
 import { expectArray, expectObject, isObject } from '../eval/json-check.js';
-import { computeImageLosses, LOSS_ALIASES, LOSS_KEYS, meanLosses, validateGroundTruth, type ImageLosses, type LossConstants, type LossGraphOutputs, type LossGroundTruth, type SamplingMode } from '../losses/index.js';
+import { computeImageLosses, diagnose, LOSS_ALIASES, LOSS_KEYS, meanLosses, validateGroundTruth, type ImageLosses, type LossConstants, type LossGraphOutputs, type LossGroundTruth, type SamplingMode } from '../losses/index.js';
 import type { ModelHandle } from '../plugins/model.js';
 import { decodeImage } from './decode.js';
 import { postprocess } from './postprocess.js';
@@ -265,18 +265,32 @@ export function evaluatedGroundTruth(gtJson: Record<string, unknown>, ids: Set<u
 /** The five losses and their total of one image (what the mean and the metrics hold). */
 const pickLosses = (l: ImageLosses): Record<string, number> => Object.fromEntries([...LOSS_KEYS, 'loss'].map((key) => [key, l[key as keyof ImageLosses] as number]));
 
-/** The losses block of the answer (mean, per image, aliases), the mean and the per-image losses. */
-export function lossesSummary(perImage: NamedImageLosses[], lossReason: string | null, sampling: SamplingMode): {
+/**
+ * The losses block of the answer (mean, per image, aliases, diagnosis), the mean and the per-image
+ * losses. `maskAp` (COCO segm AP of the same images, when computed) feeds the diagnosis's
+ * "high loss_mask with low mask AP" flag.
+ */
+export function lossesSummary(perImage: NamedImageLosses[], lossReason: string | null, sampling: SamplingMode, maskAp?: number | null): {
   losses: LossesBlock;
   mean: Record<string, number> | null;
   perImageLosses: Array<Record<string, number>>;
 } {
-  const mean = perImage.length > 0 ? pickLosses(meanLosses(perImage)) : null;
-  const losses = lossReason === null && mean ? {
+  const fullMean = perImage.length > 0 ? meanLosses(perImage) : null;
+  const mean = fullMean ? pickLosses(fullMean) : null;
+  const diagnosis = fullMean
+    ? diagnose(fullMean, { sampling, ...(typeof maskAp === 'number' ? { maskAp } : {}) })
+    : null;
+  const losses = lossReason === null && mean && diagnosis ? {
     sampling,
     mean,
     per_image: perImage.map((l) => ({ file_name: l.file_name, image_id: l.image_id, ...pickLosses(l), mask_dice: l.mask_dice, mask_bce_smooth: l.mask_bce_smooth, counts: l.counts })),
     aliases: Object.fromEntries(LOSS_KEYS.map((key) => [key, { detectron2: LOSS_ALIASES[key].detectron2, mmdetection: LOSS_ALIASES[key].mmdetection, matterport: LOSS_ALIASES[key].matterport }])),
+    diagnosis: {
+      definition: diagnosis.definition, sampling: diagnosis.sampling, total: diagnosis.total,
+      shares: diagnosis.shares, flags: diagnosis.flags, explanations: diagnosis.explanations,
+      thresholds: diagnosis.thresholds,
+      normalisation: Object.fromEntries(LOSS_KEYS.map((key) => [key, LOSS_ALIASES[key].normalisation])),
+    },
   } : null;
   return { losses, mean, perImageLosses: perImage.map(pickLosses) };
 }
@@ -349,7 +363,7 @@ export async function evaluateModel(model: ModelHandle, upload: EvaluateUpload, 
     paths: { groundTruth: 'annotations', detections: 'detections' },
   });
   const evalMs = performance.now() - t3;
-  const { losses, mean, perImageLosses } = lossesSummary(perImage, lossReason, opts.lossSampling);
+  const { losses, mean, perImageLosses } = lossesSummary(perImage, lossReason, opts.lossSampling, result.coco.segm?.stats[0]);
   return {
     body: evaluationResponse({ images: matched.length, losses, lossesUnavailable: lossReason, result, warnings, timings: modelTimings(timings, evalMs) }),
     result,

@@ -92,9 +92,39 @@ describe('POST /evaluate', () => {
     assert.ok(Math.abs(sum - body.losses.mean.loss) < 1e-9);
     assert.deepEqual(body.losses.per_image.map((p: { file_name: string }) => p.file_name), ['r-116x197.png', 'wide-96x518.png']);
     assert.equal(body.losses.aliases.loss_objectness.detectron2, 'loss_rpn_cls');
+    // through HTTP, the same numbers torchvision gives on these images (tools/model/make_fixtures.py)
+    const index = JSON.parse(readFileSync(join(fixtures, 'index.json'), 'utf8'));
+    for (const p of body.losses.per_image) {
+      const ref = index.cases.find((c: { file_name: string }) => c.file_name === p.file_name).losses.all;
+      for (const k of keys) {
+        const d = Math.abs(p[k] - ref[k]);
+        assert.ok(d <= 1e-4 * Math.abs(ref[k]) || d <= 1e-6, `${p.file_name} ${k}: ${p[k]} vs torchvision ${ref[k]}`);
+      }
+    }
+    const dg = body.losses.diagnosis;
+    assert.equal(dg.sampling, 'all');
+    const shareSum = keys.slice(0, 5).reduce((s, k) => s + dg.shares[k], 0);
+    assert.ok(Math.abs(shareSum - 1) < 1e-9, 'shares sum to 1');
+    for (const k of keys.slice(0, 5)) assert.ok(dg.explanations[k].length > 20, `explanation of ${k}`);
+    assert.ok(dg.flags.some((f: { id: string }) => f.id === 'thresholds_not_applicable'), 'thresholds are for expected mode');
     assert.equal(body.coco.bbox.stats.length, 12);
     assert.ok(Array.isArray(body.voc.classes));
     assert.ok(body.warnings.some((w: { path: string }) => w.path === 'annotations.images'), 'not-uploaded images are reported');
+  });
+
+  test('model mode, expected sampling: diagnosis with shares and flags', async () => {
+    const mp = multipart([image('sq-320.png'), { name: 'annotations', filename: 'gt.json', contentType: 'application/json', data: annotations }]);
+    const res = await app.inject({ method: 'POST', url: '/evaluate', ...mp });
+    assert.equal(res.statusCode, 200, res.body);
+    const dg = res.json().losses.diagnosis;
+    assert.equal(dg.sampling, 'expected');
+    assert.ok(Math.abs(dg.total - res.json().losses.mean.loss) < 1e-12);
+    // the trained model: mask share of the total is between 20% and 50% on this image? whatever it is,
+    // the flags must agree with the shares and thresholds
+    const maskShare = dg.shares.loss_mask;
+    assert.equal(dg.flags.some((f: { id: string }) => f.id === 'mask_share_low'), maskShare < dg.thresholds.maskShareLow);
+    assert.equal(dg.flags.some((f: { id: string }) => f.id === 'mask_share_high'), maskShare > dg.thresholds.maskShareHigh);
+    for (const f of dg.flags) assert.ok(typeof f.message === 'string' && f.message.length > 20);
   });
 
   test('BAD INPUT - model mode: missing annotations, unknown file, bad JSON, stray field', async () => {
