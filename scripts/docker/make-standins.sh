@@ -54,6 +54,8 @@ make_os_image() {
       || { log "debootstrap failed, see $STANDIN_CACHE/debootstrap.log"; rm -rf "$rootfs"; exit 1; }
     # Slim it like the official images: no package cache, no apt lists.
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/debootstrap
+    # mktemp -d made the rootfs 0700; as the image's "/" that would lock every non-root user out.
+    chmod 0755 "$rootfs"
     tar -C "$rootfs" --numeric-owner -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"
     rm -rf "$rootfs"
@@ -66,6 +68,9 @@ make_os_image() {
     -c 'CMD ["bash"]' \
     -m "debootstrap --variant=minbase $SUITE (stand-in base image)" \
     "$tarball" "$STANDIN_OS_IMAGE" >/dev/null
+  # A non-root user must be able to run programs in it (the service image runs as uid 10001).
+  "$DOCKER" run --rm --network=none --user 65534:65534 "$STANDIN_OS_IMAGE" /bin/sh -c 'test -x /bin/sh' \
+    || { log "$STANDIN_OS_IMAGE is not usable by a non-root user"; "$DOCKER" rmi "$STANDIN_OS_IMAGE" >/dev/null; exit 1; }
 }
 
 make_node_image() {
@@ -82,6 +87,7 @@ make_node_image() {
   mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/usr/local/lib/node_modules"
   cp "$node_bin" "$ctx/rootfs/usr/local/bin/node"
   cp -a "$npm_dir" "$ctx/rootfs/usr/local/lib/node_modules/npm"
+  chmod -R u=rwX,go=rX "$ctx/rootfs"
   # Shared libraries node needs beyond libc/libstdc++/libgcc_s (which the rootfs has): copy any
   # that the stand-in OS image does not provide (a distro node linked to libnode/libuv/openssl...).
   local tarball="$STANDIN_CACHE/$SUITE-minbase-rootfs.tar" lib base
@@ -99,7 +105,8 @@ RUN ldconfig \\
  && ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
  && groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node \\
- && node --version && npm --version
+ && node --version && npm --version \\
+ && su -s /bin/sh node -c 'node --version' >/dev/null
 ENV NODE_VERSION=$("$node_bin" -p 'process.versions.node')
 CMD ["node"]
 DOCKERFILE

@@ -1,8 +1,8 @@
 /**
  * A large detections-mode job (2000 images, 120 000 detections, synthetic) does not hold the event
  * loop: per-image evaluation in chunks, accumulation per category group, the VOC table in a worker
- * thread. A 5 ms timer keeps firing during the whole job (largest gap asserted well below the
- * ~0.5 s a single synchronous evaluateDetections takes on the same data), and the result equals
+ * thread. A 5 ms timer keeps firing during the whole job (it must fire many times, and its
+ * largest gap must stay below what one synchronous evaluateDetections takes on the same data), and the result equals
  * evaluateDetections. Uses the job store and runner directly (no HTTP, no model).
  */
 import { test } from 'node:test';
@@ -33,8 +33,10 @@ test('a 120k-detection job keeps the event loop responsive and equals evaluateDe
   const store = new JobStore(loadJobsConfig(testConfig(), {}), (job) => runJob(job, { model: null }));
   t.after(() => store.close());
   let maxGap = 0;
+  let ticks = 0;
   let last = performance.now();
   const timer = setInterval(() => {
+    ticks++;
     const now = performance.now();
     maxGap = Math.max(maxGap, now - last);
     last = now;
@@ -52,5 +54,9 @@ test('a 120k-detection job keeps the event loop responsive and equals evaluateDe
   const r = job.result as unknown as { coco: typeof ref.coco; voc: typeof ref.voc };
   assert.deepEqual(r.coco, ref.coco);
   assert.deepEqual(r.voc, ref.voc);
-  assert.ok(maxGap < Math.max(150, syncMs / 2), `largest gap ${maxGap.toFixed(0)} ms vs ${syncMs.toFixed(0)} ms synchronous`);
+  // Structural, not a latency budget (timings on a shared CI machine vary): the loop kept turning
+  // during the job (a synchronous evaluation would let the timer fire at most once), and no single
+  // block lasted as long as the whole synchronous evaluation.
+  assert.ok(ticks >= 10, `the event loop turned ${ticks} times during the job`);
+  assert.ok(maxGap < syncMs, `largest gap ${maxGap.toFixed(0)} ms vs ${syncMs.toFixed(0)} ms synchronous`);
 });
