@@ -16,7 +16,7 @@ const EXAMPLE = {
     onnxruntime_version: '1.30.0',
     inputs: [{ name: 'image', type: 'float32', shape: [3, 'H', 'W'] }, { name: 'gt_boxes', type: 'float32', shape: ['G', 4] }],
     outputs: [{ name: 'det_boxes', type: 'float32', shape: ['D', 4] }],
-    file: 'model.onnx', sha256: '2cd962fa1a188b61ee20e454944c5ffe09e90863bb8631ea58a2b42a7e7ceba0', graph_bytes: 27129215,
+    file: 'model.onnx', sha256: 'f05d9f9c36e5823cab9ec074616799af8bd2dbf9e111f1c77c974df4ec8d1bc3', graph_bytes: 27129215,
     workers: 1, intra_op_threads: 2, queue_size: 8, losses_available: true, losses_unavailable_reason: null,
   };
 

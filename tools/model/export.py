@@ -12,7 +12,8 @@ architectures import `export_model(model, cfg, out_dir)` and pass your own MaskR
 Export rules applied (LOSSES.md of the project):
   * the resized size is computed in float64 inside the graph (eager-exact), not torch's traced float32;
   * pooler scales pinned to 1/4..1/32 (torchvision caches them from the first batch otherwise);
-  * opset 11 (opset >= 16 would silently flip RoIAlign to aligned=True).
+  * opset 11 (opset >= 16 would silently flip RoIAlign to aligned=True);
+  * RoI levels merged by a Gather instead of torchvision's per-level full-size scatters (2x faster).
 """
 from __future__ import annotations
 
@@ -35,6 +36,17 @@ sys.path.insert(0, os.path.dirname(__file__))
 from build import build_model, load_config, pin_pooler_scales  # noqa: E402
 
 OPSET = 11
+
+
+def _merge_levels_gather(levels: torch.Tensor, unmerged_results):
+    """Drop-in for torchvision.ops.poolers._onnx_merge_levels (export only): the same rows in the
+    same order, by one Gather with the inverse permutation instead of one full-size ScatterElements
+    per level. Measured with onnxruntime-node (256x256, 2 threads): the scatters were 47% of the
+    graph's time (118 ms of 250 ms). Pure data movement: outputs are bit-identical."""
+    idx = [torch.where(levels == lvl)[0] for lvl in range(len(unmerged_results))]
+    perm = torch.cat(idx)
+    inv = torch.zeros_like(perm).scatter(0, perm, torch.arange(perm.shape[0], dtype=perm.dtype))
+    return torch.cat(unmerged_results, 0)[inv]
 OUTPUTS = ["det_boxes", "det_labels", "det_scores", "det_masks", "image_size", "padded_size",
            "anchors", "rpn_objectness", "rpn_box_deltas", "proposals", "rois",
            "roi_class_logits", "roi_box_deltas", "mask_roi_inds", "mask_logits"]
@@ -170,6 +182,8 @@ def sha256(path):
 
 
 def export_model(model, cfg, out_dir, stock=False, extra_manifest=None):
+    import torchvision.ops.poolers as poolers
+    poolers._onnx_merge_levels = _merge_levels_gather
     model.eval()
     pin_pooler_scales(model)
     os.makedirs(out_dir, exist_ok=True)
