@@ -81,7 +81,8 @@ async function timed<T>(stage: PipelineStage, t: Timings, observe: Observe | und
 /** Maps session failures to catalog errors (Retry-After travels on the error). */
 export function mapRunError(err: unknown): Error {
   if (err instanceof QueueFullError) return Object.assign(new Errors.QUEUE_FULL(), { retryAfter: err.retryAfterSeconds });
-  if (err instanceof PoolClosedError) return new Errors.SHUTTING_DOWN();
+  // closing: the server is shutting down; otherwise a dead worker is being replaced (1-3 s)
+  if (err instanceof PoolClosedError) return err.closing ? new Errors.SHUTTING_DOWN() : Object.assign(new Errors.MODEL_NOT_READY(), { retryAfter: 2 });
   if (err instanceof InferenceRunError) return new Errors.INFERENCE(err.message, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }

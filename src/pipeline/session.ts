@@ -27,9 +27,15 @@ export class QueueFullError extends Error {
     super('inference queue is full');
   }
 }
-/** Thrown by run() after close() started, or when no worker is left. */
+/**
+ * Thrown by run() after close() started (`closing` true), or when no worker is available while a
+ * dead one is being replaced or could not be replaced (`closing` false).
+ */
 export class PoolClosedError extends Error {
   override readonly name = 'PoolClosedError';
+  constructor(message: string, readonly closing = true) {
+    super(message);
+  }
 }
 /** The graph failed on this input (bad shapes, runtime error) or the worker died mid-run. */
 export class InferenceRunError extends Error {
@@ -184,7 +190,8 @@ export class InferencePool {
    * @throws QueueFullError, PoolClosedError, InferenceRunError.
    */
   run(feeds: TensorMap): Promise<RunResult> {
-    if (this.closing || this.slots.length === 0) return Promise.reject(new PoolClosedError('inference pool is closed'));
+    if (this.closing) return Promise.reject(new PoolClosedError('inference pool is closed'));
+    if (this.slots.length === 0) return Promise.reject(new PoolClosedError('no inference worker available (a replacement is starting)', false));
     const free = this.slots.find((s) => s.job === null);
     if (!free && this.queue.length >= this.opts.queueSize) {
       return Promise.reject(new QueueFullError(this.retryAfterSeconds()));
@@ -284,7 +291,7 @@ export class InferencePool {
       .catch((err: unknown) => {
         this.opts.log?.error({ err }, 'could not replace the inference worker');
         if (this.slots.length === 0) {
-          for (const job of this.queue.splice(0)) job.reject(new PoolClosedError('no inference worker left'));
+          for (const job of this.queue.splice(0)) job.reject(new PoolClosedError('no inference worker left', false));
         }
       });
   }
