@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   ];
   const table = [
     '| measure | service | baseline | ratio | goal | met |', '|---|---|---|---|---|---|',
-    ...rows.map(([name, a, b, ratio, goal, met]) => `| ${name} | ${a} | ${b} | ${f(ratio, 2)}${Number.isFinite(ratio) ? 'x' : ''} | ${goal} | ${met === null ? '-' : met ? 'yes' : 'NO'} |`),
+    ...rows.map(([name, a, b, ratio, goal, met]) => `| ${name} | ${a} | ${b} | ${f(ratio, 3)}${Number.isFinite(ratio) ? 'x' : ''} | ${goal} | ${met === null ? '-' : met ? 'yes' : 'NO'} |`),
   ].join('\n');
   const details = {
     machine: info, settings: { threads: THREADS, runs: RUNS, seconds_c4: SECONDS, rounds: ROUNDS, image: IMAGE_NAME },

@@ -4,8 +4,9 @@
  *   manifest matches (onnxruntime cannot load it), or a broken manifest: the real server process
  *   (child) exits non-zero with a message naming the file; /health/live answered meanwhile;
  * - requests during start-up: 503 MRC_ERR_MODEL_NOT_READY + Retry-After, /health/live 200;
- * - the graph failing on one request (an image too elongated for its Resize): 500 with a
- *   request_id equal to the x-request-id header, and the next requests succeed;
+ * - the graph failing on one request (a test-only fault: that request's tensor is given a rank
+ *   the real session rejects; a 2000x1 image is refused up front with 422): 500 with a request_id
+ *   equal to the x-request-id header, and the next requests succeed;
  * - the inference worker thread dying: the pool starts a replacement worker; a request meanwhile
  *   gets 503 + Retry-After (never a 500 or a hang), and the next requests succeed.
  * SIGTERM under load is in the long run (test/robustness/long/shutdown.long.ts).
@@ -132,18 +133,31 @@ describe('faults while serving', { skip: skipNoModel }, () => {
   before(async () => { ({ app } = await startApp()); });
   after(async () => { await app?.close(); });
 
-  test('the graph fails on one image: 500 with request_id, then the next requests succeed', async () => {
-    const r = await predict(extremeAspectPng(), 'fault-graph-1');
-    if (r.statusCode >= 500) {
+  test('the graph fails on one request: 500 with request_id, then the next requests succeed', async () => {
+    // Images the graph cannot take (2000x1) are now refused up front with a 422, so the fault is
+    // injected at the pool boundary: this one request's image tensor is replaced by a rank-2 one,
+    // which the real worker's real onnxruntime session rejects ("invalid rank"), reported back as
+    // a worker error, exactly as a graph failure would be.
+    const pool = app.model.pipeline!.pool;
+    const run = pool.run.bind(pool);
+    pool.run = (feeds) => {
+      pool.run = run;
+      const name = Object.keys(feeds).find((k) => feeds[k]!.dims.length === 3)!;
+      return run({ ...feeds, [name]: { type: 'float32', data: new Float32Array(4), dims: [2, 2] } });
+    };
+    try {
+      const r = await predict(png, 'fault-graph-1');
       const b = r.json() as Record<string, unknown>;
-      assert.equal(r.statusCode, 500);
+      assert.equal(r.statusCode, 500, r.body);
       assert.equal(b.code, 'MRC_ERR_INFERENCE');
       assert.equal(b.request_id, 'fault-graph-1');
       assert.equal(r.headers['x-request-id'], 'fault-graph-1');
       assert.equal(b.message, 'Internal Server Error', 'the 5xx message is hidden');
-    } else {
-      assert.ok(r.statusCode >= 400 && r.statusCode < 500, `now rejected up front? ${r.statusCode} ${r.body}`);
+    } finally {
+      pool.run = run;
     }
+    const elongated = await predict(extremeAspectPng());
+    assert.equal(elongated.statusCode, 422, `a 2000x1 image is refused before the graph: ${elongated.body}`);
     for (let i = 0; i < 2; i++) assert.equal((await predict(png)).statusCode, 200);
     assert.equal((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200);
   });
