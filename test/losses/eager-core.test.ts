@@ -11,9 +11,9 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  computeImageLosses, LOSS_KEYS, type GraphTensor, type LossConstants, type LossGraphOutputs, type LossGroundTruth,
+  computeImageLosses, LOSS_KEYS, type GraphTensor, type LossConstants, type LossGraphOutputs,
 } from '../../src/losses/index.js';
-import { relErr } from './helpers.js';
+import { fixtureGroundTruth, relErr } from './helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures', 'losses');
@@ -25,15 +25,6 @@ function decode(t: { dtype: string; dims: number[]; b64: string }): GraphTensor 
   return { data: t.dtype === 'int64' ? new BigInt64Array(ab) : new Float32Array(ab), dims: t.dims };
 }
 
-function rleToMask(counts: number[], h: number, w: number): Uint8Array {
-  const out = new Uint8Array(h * w);
-  let k = 0;
-  counts.forEach((n, i) => {
-    if (i % 2 === 1) for (let j = k; j < k + n; j++) out[(j % h) * w + Math.floor(j / h)] = 1;
-    k += n;
-  });
-  return out;
-}
 
 describe('loss core on eager torch tensors vs torchvision', () => {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'models', 'shapes', 'manifest.json'), 'utf8'));
@@ -48,13 +39,7 @@ describe('loss core on eager torch tensors vs torchvision', () => {
       const raw = JSON.parse(readFileSync(join(FIX, 'eager', `${name}.json`), 'utf8'));
       const out: Record<string, GraphTensor> = {};
       for (const [k, v] of Object.entries(raw)) out[k] = decode(v as { dtype: string; dims: number[]; b64: string });
-      const anns = (coco.annotations as any[]).filter((a) => a.image_id === fc.image_id);
-      const gt: LossGroundTruth = {
-        height: fc.height, width: fc.width,
-        boxes: Float32Array.from(anns.flatMap((a) => [a.bbox[0], a.bbox[1], a.bbox[0] + a.bbox[2], a.bbox[1] + a.bbox[3]])),
-        labels: Int32Array.from(anns.map((a) => a.category_id)),
-        masks: anns.map((a) => rleToMask(a.segmentation.counts, fc.height, fc.width)),
-      };
+      const gt = fixtureGroundTruth(coco.annotations, fc.image_id, fc.height, fc.width);
       for (const mode of ['all', 'expected'] as const) {
         const l = computeImageLosses(out as unknown as LossGraphOutputs, gt, c, mode);
         for (const k of [...LOSS_KEYS, 'loss'] as const) {

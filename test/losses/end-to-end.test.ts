@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import {
-  computeImageLosses, LOSS_KEYS, type GraphTensor, type LossConstants, type LossGraphOutputs, type LossGroundTruth,
+  computeImageLosses, LOSS_KEYS, type GraphTensor, type LossConstants, type LossGraphOutputs,
 } from '../../src/losses/index.js';
-import { relErr } from './helpers.js';
+import { fixtureGroundTruth, relErr } from './helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MODEL_DIR = join(ROOT, 'models', 'shapes');
@@ -41,18 +41,6 @@ interface FixtureCase {
   losses: { all: Record<string, number>; expected: Record<string, number> };
 }
 
-/** COCO uncompressed RLE (column-major runs, zeros first) -> row-major 0/1 mask. */
-function rleToMask(counts: number[], h: number, w: number): Uint8Array {
-  const colMajor = new Uint8Array(h * w);
-  let k = 0;
-  counts.forEach((n, i) => {
-    if (i % 2 === 1) colMajor.fill(1, k, k + n);
-    k += n;
-  });
-  const out = new Uint8Array(h * w);
-  for (let x = 0; x < w; x++) for (let y = 0; y < h; y++) out[y * w + x] = colMajor[x * h + y]!;
-  return out;
-}
 
 /** PNG -> f32 [3,H,W] in [0,1] (torch: uint8 / 255.0 in float32). */
 async function loadImage(path: string): Promise<{ data: Float32Array; h: number; w: number }> {
@@ -82,16 +70,11 @@ describe('end to end: onnxruntime graph + loss core vs torchvision', { skip: !av
     for (const fc of index.cases) {
       const img = await loadImage(join(FIX, 'images', fc.file_name));
       assert.deepEqual([img.h, img.w], [fc.height, fc.width]);
-      const anns = (coco.annotations as any[]).filter((a) => a.image_id === fc.image_id);
-      const gt: LossGroundTruth = {
-        height: fc.height, width: fc.width,
-        boxes: Float32Array.from(anns.flatMap((a) => [a.bbox[0], a.bbox[1], a.bbox[0] + a.bbox[2], a.bbox[1] + a.bbox[3]])),
-        labels: Int32Array.from(anns.map((a) => a.category_id)),
-        masks: anns.map((a) => rleToMask(a.segmentation.counts, fc.height, fc.width)),
-      };
+      const gt = fixtureGroundTruth(coco.annotations, fc.image_id, fc.height, fc.width);
+      const G = gt.labels.length;
       const res = await session.run({
         image: new ort.Tensor('float32', img.data, [3, img.h, img.w]),
-        gt_boxes: new ort.Tensor('float32', gt.boxes, [anns.length, 4]),
+        gt_boxes: new ort.Tensor('float32', gt.boxes, [G, 4]),
       });
       const out: Record<string, GraphTensor> = {};
       for (const [k, t] of Object.entries(res)) out[k] = { data: t.data as Float32Array | BigInt64Array, dims: t.dims };

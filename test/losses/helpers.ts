@@ -76,3 +76,25 @@ export const SHAPES_CONSTANTS: LossConstants = {
   rpn_reg_weights: [1, 1, 1, 1], bbox_reg_weights: [10, 10, 5, 5], smooth_l1_beta: 1 / 9,
   mask_size: 28, roialign_aligned: false,
 };
+
+/** COCO uncompressed RLE (column-major runs, zeros first) -> row-major 0/1 mask. */
+export function rleToMask(counts: number[], h: number, w: number): Uint8Array {
+  const out = new Uint8Array(h * w);
+  let k = 0;
+  counts.forEach((n, i) => {
+    if (i % 2 === 1) for (let j = k; j < k + n; j++) out[(j % h) * w + Math.floor(j / h)] = 1;
+    k += n;
+  });
+  return out;
+}
+
+/** The loss core's ground truth of one image of test/fixtures/losses/annotations.json. */
+export function fixtureGroundTruth(annotations: any[], imageId: number, height: number, width: number): LossGroundTruth {
+  const anns = annotations.filter((a) => a.image_id === imageId);
+  return {
+    height, width,
+    boxes: Float32Array.from(anns.flatMap((a) => [a.bbox[0], a.bbox[1], a.bbox[0] + a.bbox[2], a.bbox[1] + a.bbox[3]])),
+    labels: Int32Array.from(anns.map((a) => a.category_id)),
+    masks: anns.map((a) => rleToMask(a.segmentation.counts, height, width)),
+  };
+}
