@@ -4,15 +4,17 @@
  * The server listens before the model is loaded: /health/live answers at once and /health/ready
  * says 503 until load + warm-up are done. A model that cannot load (missing file, sha256 mismatch,
  * bad manifest, CUDA requested but unavailable) ends the process with exit code 1 and the reason.
- * On SIGTERM/SIGINT (close-with-grace): stop accepting connections, answer 503 to requests that
- * still arrive on open connections, let in-flight requests and inferences finish, exit 0; a second
- * signal or SHUTDOWN_TIMEOUT_MS forces exit 1. Logger choice never depends on NODE_ENV.
+ * On SIGTERM/SIGINT/SIGHUP (src/shutdown.ts): stop accepting connections, answer 503 to requests
+ * that still arrive on open connections, let in-flight requests and inferences finish, exit 0; a
+ * second signal or SHUTDOWN_TIMEOUT_MS forces exit 1 (queued requests get 503, the inference in
+ * progress is allowed to end first: exiting inside session.run() would abort the process).
+ * Logger choice never depends on NODE_ENV.
  *
  *   node dist/src/server.js [--port 8080] [--model-name shapes] [--execution-provider cpu] ...
  */
-import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { installShutdown } from './shutdown.js';
 
 let config: Config;
 try {
@@ -27,11 +29,12 @@ try {
 
 const app = await buildApp(config, { waitForModel: false });
 
-closeWithGrace({ delay: config.shutdownTimeoutMs, logger: app.log }, async ({ signal, err }) => {
-  if (err) app.log.error({ err }, 'closing after an uncaught error');
-  else app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-  await app.close();
-  app.log.info('shutdown complete');
+installShutdown({
+  delayMs: config.shutdownTimeoutMs,
+  log: app.log,
+  close: () => app.close(),
+  force: () => app.model.abandon(),
+  exit: (code) => process.exit(code),
 });
 
 try {

@@ -16,7 +16,7 @@ import type { PasteRegion } from './paste-masks.js';
 import { postprocess, type DetectionOutputNames, type Instance, type MaskFormat } from './postprocess.js';
 import { buildFeeds, toChwFloat, type InputNames } from './preprocess.js';
 import { MaskLayer, classColor, renderPng } from './render.js';
-import { InferenceRunError, PoolClosedError, QueueFullError, type InferencePool, type RunResult } from './session.js';
+import { InferenceRunError, PoolClosedError, QueueFullError, type InferencePool, type Reservation, type RunResult } from './session.js';
 import type { TensorMap } from './session-types.js';
 
 /** Pipeline stages, as labelled in metrics. */
@@ -52,6 +52,8 @@ export interface PredictOptions {
   render: boolean;
   /** Input path for errors (`image` for multipart, `body` for a raw upload). */
   field: string;
+  /** A pool place taken before decoding (InferencePool.reserve), used by the run. */
+  reservation?: Reservation;
 }
 
 /** Result of {@link predictImage}. */
@@ -88,9 +90,11 @@ export function mapRunError(err: unknown): Error {
 }
 
 /** Runs the graph through the pool, mapping its errors (see {@link mapRunError}). */
-export async function runGraph(pool: InferencePool, feeds: TensorMap): Promise<RunResult> {
+export async function runGraph(
+  pool: InferencePool, feeds: TensorMap, opts: { reservation?: Reservation | undefined; fetches?: string[] | undefined } = {},
+): Promise<RunResult> {
   try {
-    return await pool.run(feeds);
+    return await pool.run(feeds, opts);
   } catch (err) {
     throw mapRunError(err);
   }
@@ -122,15 +126,29 @@ export function emptyTimings(): Timings {
  */
 export async function inferDecoded(
   model: PipelineModel, image: DecodedImage, timings: Timings, observe?: Observe, gtBoxes?: Float32Array,
+  run: { reservation?: Reservation | undefined; fetches?: string[] | undefined } = {},
 ): Promise<RunResult> {
   const feeds = await timed('preprocess', timings, observe, () =>
     buildFeeds(toChwFloat(image.data, image.width, image.height), model.inputs, gtBoxes));
-  const result = await runGraph(model.pool, feeds);
+  const result = await runGraph(model.pool, feeds, run);
   // The worker's own measure of session.run(); the wait for a free worker is reported apart.
   timings.inference += result.inferenceMs;
   timings.queue += result.queuedMs;
   observe?.('inference', result.inferenceMs);
   return result;
+}
+
+/** The graph outputs /predict reads (the detections), in the graph's names; cached per model. */
+const fetchCache = new WeakMap<PipelineModel, string[]>();
+function detectionFetches(model: PipelineModel): string[] {
+  let f = fetchCache.get(model);
+  if (!f) {
+    const have = new Set(model.pool.info.outputs.map((o) => o.name));
+    const d = model.detections;
+    f = [d.boxes, d.labels, d.scores, d.masks].filter((n) => have.has(n));
+    fetchCache.set(model, f);
+  }
+  return f;
 }
 
 /**
@@ -142,7 +160,9 @@ export async function predictImage(model: PipelineModel, bytes: Buffer, opts: Pr
   const image = await timed('decode', timings, observe, () =>
     decodeImage(bytes, { maxPixels: model.maxImagePixels, field: opts.field }));
   checkImageFitsModel(model, image, opts.field);
-  const { outputs } = await inferDecoded(model, image, timings, observe);
+  const { outputs } = await inferDecoded(model, image, timings, observe, undefined, {
+    reservation: opts.reservation, fetches: detectionFetches(model),
+  });
   const layer = opts.render ? new MaskLayer(image.width, image.height) : null;
   const instances = await timed('postprocess', timings, observe, () => postprocess(outputs, {
     format: model.format,

@@ -44,7 +44,8 @@ export interface WorkerInit {
 
 /** Main → worker. */
 export type WorkerRequest =
-  | { type: 'run'; id: number; feeds: TensorMap }
+  /** `fetches`: output names to return (all when absent). */
+  | { type: 'run'; id: number; feeds: TensorMap; fetches?: string[] }
   | { type: 'close' };
 
 /** Worker → main. */
@@ -54,6 +55,11 @@ export type WorkerResponse =
     inputs: ValueInfo[]; outputs: ValueInfo[]; ortVersion: string;
   }
   | { type: 'fatal'; message: string }
-  | { type: 'result'; id: number; outputs: TensorMap; ms: number }
+  | {
+    type: 'result'; id: number; outputs: TensorMap; ms: number;
+    /** When session.run() started, as performance.timeOrigin + performance.now() in the worker. */
+    startedAt: number;
+  }
   | { type: 'error'; id: number; message: string }
-  | { type: 'closed' };
+  /** After 'close': runs not started were dropped (`dropped` ids), the session is released. */
+  | { type: 'closed'; dropped: number[] };

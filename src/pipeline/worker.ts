@@ -8,8 +8,9 @@
  * never copied):
  *   → workerData {graphPath, executionProvider, intraOpThreads}
  *   ← {type:'ready', provider, fallbackReason?, inputs, outputs, ortVersion} | {type:'fatal', message}
- *   → {type:'run', id, feeds}        ← {type:'result', id, outputs, ms} | {type:'error', id, message}
- *   → {type:'close'}                 ← {type:'closed'}
+ *   → {type:'run', id, feeds}        ← {type:'result', id, outputs, ms, startedAt} | {type:'error', id, message}
+ *   → {type:'close'}                 ← {type:'closed', dropped}  (after the run in progress, if any)
+ * Runs are executed one at a time in arrival order; the pool may send the next one while one runs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -83,37 +84,65 @@ async function main(): Promise<void> {
     ortVersion: ort.env.versions.node ?? ort.env.versions.common,
   });
 
+  // Runs one at a time, in arrival order. The pool sends a worker its next job while the current
+  // one runs (so the session never waits for a round trip through the main thread); it waits here.
+  const pending: Array<Extract<WorkerRequest, { type: 'run' }>> = [];
+  let running = false;
+  let closing = false;
+
+  const finish = (): void => {
+    const dropped = pending.splice(0).map((m) => m.id);
+    void session.release().finally(() => {
+      post({ type: 'closed', dropped });
+      port!.close();
+    });
+  };
+
+  const pump = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    while (pending.length > 0 && !closing) await runOne(pending.shift()!);
+    running = false;
+    // 'close' waits for the run in progress: tearing a worker down inside session.run() aborts the
+    // whole process (onnxruntime-node 1.30), so the pool never terminates a busy worker.
+    if (closing) finish();
+  };
+
+  const runOne = async (msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> => {
+    try {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(msg.feeds)) {
+        feeds[name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, [...t.dims]);
+      }
+      const startedAt = performance.timeOrigin + performance.now();
+      const t0 = performance.now();
+      const result = msg.fetches ? await session.run(feeds, msg.fetches) : await session.run(feeds);
+      const ms = performance.now() - t0;
+      const outputs: TensorMap = {};
+      const transfer = new Set<ArrayBuffer>();
+      for (const [name, value] of Object.entries(result)) {
+        if (value.type === 'string') throw new Error(`output "${name}" is a string tensor (unsupported)`);
+        let data = ownBuffer(value.data as TypedArray);
+        if (transfer.has(data.buffer as ArrayBuffer)) data = data.slice() as TypedArray;
+        transfer.add(data.buffer as ArrayBuffer);
+        outputs[name] = { type: value.type as Tensor['type'], data, dims: [...value.dims] };
+      }
+      post({ type: 'result', id: msg.id, outputs, ms, startedAt }, [...transfer]);
+    } catch (err) {
+      post({ type: 'error', id: msg.id, message: (err as Error).message });
+    }
+  };
+
   port!.on('message', (msg: WorkerRequest) => {
     if (msg.type === 'close') {
-      void session.release().finally(() => {
-        post({ type: 'closed' });
-        port!.close();
-      });
+      if (closing) return;
+      closing = true;
+      if (!running) finish();
       return;
     }
-    void (async () => {
-      try {
-        const feeds: Record<string, ort.Tensor> = {};
-        for (const [name, t] of Object.entries(msg.feeds)) {
-          feeds[name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, [...t.dims]);
-        }
-        const t0 = performance.now();
-        const result = await session.run(feeds);
-        const ms = performance.now() - t0;
-        const outputs: TensorMap = {};
-        const transfer = new Set<ArrayBuffer>();
-        for (const [name, value] of Object.entries(result)) {
-          if (value.type === 'string') throw new Error(`output "${name}" is a string tensor (unsupported)`);
-          let data = ownBuffer(value.data as TypedArray);
-          if (transfer.has(data.buffer as ArrayBuffer)) data = data.slice() as TypedArray;
-          transfer.add(data.buffer as ArrayBuffer);
-          outputs[name] = { type: value.type as Tensor['type'], data, dims: [...value.dims] };
-        }
-        post({ type: 'result', id: msg.id, outputs, ms }, [...transfer]);
-      } catch (err) {
-        post({ type: 'error', id: msg.id, message: (err as Error).message });
-      }
-    })();
+    if (closing) return;
+    pending.push(msg);
+    void pump();
   });
 }
 

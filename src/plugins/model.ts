@@ -14,9 +14,9 @@ import fp from 'fastify-plugin';
 import { Errors } from '../errors.js';
 import { loadModelFiles, ModelLoadError, type ModelFiles, type ModelFormat } from '../pipeline/manifest.js';
 import { detectionOutputNames } from '../pipeline/postprocess.js';
-import { inferDecoded, predictImage, runGraph, type PipelineModel, type Prediction, type PredictOptions, type Timings } from '../pipeline/predict.js';
+import { inferDecoded, mapRunError, predictImage, runGraph, type PipelineModel, type Prediction, type PredictOptions, type Timings } from '../pipeline/predict.js';
 import { buildFeeds, warmupImage } from '../pipeline/preprocess.js';
-import { InferencePool, type RunResult, type SessionInfo } from '../pipeline/session.js';
+import { InferencePool, type Reservation, type RunResult, type SessionInfo } from '../pipeline/session.js';
 import type { TensorMap, ValueInfo } from '../pipeline/session-types.js';
 import type { DecodedImage } from '../pipeline/decode.js';
 import { LOSS_OUTPUT_NAMES } from '../losses/types.js';
@@ -183,6 +183,31 @@ export class ModelHandle {
     } finally {
       if (request) this.app.metrics.inflight(-1);
     }
+  }
+
+  /**
+   * Takes a place in the inference pool before a request spends CPU on decoding, so an overloaded
+   * service refuses it at once (503 MRC_ERR_QUEUE_FULL + Retry-After). Pass it to predict() as
+   * `reservation`; release it in a `finally` (a no-op once the run used it).
+   */
+  reserve(): Reservation {
+    const model = this.require();
+    try {
+      return model.pool.reserve();
+    } catch (err) {
+      const mapped = mapRunError(err);
+      if ((mapped as { code?: string }).code === 'MRC_ERR_QUEUE_FULL') this.app.metrics.rejected('queue_full');
+      throw mapped;
+    }
+  }
+
+  /**
+   * Forced shutdown: answers every accepted inference with 503 now and resolves when no
+   * session.run() is in progress (bounded), so the process can exit without an abort.
+   */
+  async abandon(runGraceMs?: number): Promise<boolean> {
+    this.state = 'closed';
+    return this.pipeline ? this.pipeline.pool.abandon(runGraceMs) : true;
   }
 
   /** POST /predict: bytes → instances (+ PNG). */

@@ -70,13 +70,23 @@ export default async function predictRoutes(app: FastifyInstance): Promise<void>
     const upload = await getUpload(request, limit);
     const wantsPng = /\bimage\/png\b/i.test(request.headers.accept ?? '');
     const q = request.query;
-    const result = await app.model.predict(upload.bytes, {
-      scoreThreshold: q.score_threshold,
-      maxDetections: q.max_detections,
-      maskFormat: wantsPng ? 'none' : q.mask_format,
-      render: wantsPng,
-      field: upload.field,
-    });
+    // Admission before decoding: when the pool is full the request is refused (503 + Retry-After)
+    // without spending CPU on an image that could not be run. The upload is read first so a slow
+    // client never holds a place.
+    const reservation = app.model.reserve();
+    let result;
+    try {
+      result = await app.model.predict(upload.bytes, {
+        scoreThreshold: q.score_threshold,
+        maxDetections: q.max_detections,
+        maskFormat: wantsPng ? 'none' : q.mask_format,
+        render: wantsPng,
+        field: upload.field,
+        reservation,
+      });
+    } finally {
+      reservation.release();
+    }
     const t = result.timings;
     reply.header('server-timing', (['decode', 'preprocess', 'inference', 'postprocess'] as const)
       .map((k) => `${k};dur=${t[k].toFixed(1)}`).join(', '));

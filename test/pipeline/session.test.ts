@@ -1,7 +1,9 @@
 /**
  * session.ts with the real default graph (models/shapes): the generic run API (every output as a
  * typed array + dims), zero-copy transfer, the bounded queue, CUDA requested on a CPU-only build,
- * and the main thread staying responsive while the worker runs the graph.
+ * the main thread staying responsive while the worker runs the graph, reservations (admission
+ * before decoding), `fetches`, FIFO order with a job waiting inside the worker, and stopping a pool
+ * whose worker is inside session.run() without aborting the process.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,8 +11,9 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadModelFiles } from '../../src/pipeline/manifest.js';
 import { buildFeeds, toChwFloat } from '../../src/pipeline/preprocess.js';
+import { spawnSync } from 'node:child_process';
 import { InferencePool, PoolClosedError, QueueFullError } from '../../src/pipeline/session.js';
-import { MODEL_DIR } from '../helper.js';
+import { MODEL_DIR, ROOT } from '../helper.js';
 
 const inputs = { image: 'image', gtBoxes: 'gt_boxes' };
 const feeds = (w = 160, h = 120) => buildFeeds(toChwFloat(new Uint8Array(w * h * 3).fill(90), w, h), inputs);
@@ -71,10 +74,80 @@ describe('InferencePool on the shapes model', () => {
     assert.ok(ticks >= Math.floor(ms / 10 / 3), `only ${ticks} timer ticks in ${ms} ms`);
   });
 
+  test('reserve(): a held place counts against capacity; run() uses it; release() is idempotent', async () => {
+    // capacity = 1 worker + QUEUE_SIZE 0 = 1
+    const r = pool.reserve();
+    assert.equal(pool.occupancy, 1);
+    assert.throws(() => pool.reserve(), QueueFullError, 'the only place is held');
+    await assert.rejects(pool.run(feeds()), QueueFullError, 'a run without a reservation is refused too');
+    const done = pool.run(feeds(), { reservation: r });
+    assert.equal(r.active, false, 'run() consumed the reservation');
+    r.release(); // no-op: must not free the running job's place
+    assert.equal(pool.occupancy, 1);
+    assert.throws(() => pool.reserve(), QueueFullError);
+    await done;
+    assert.equal(pool.occupancy, 0);
+    const r2 = pool.reserve();
+    r2.release();
+    r2.release();
+    assert.equal(pool.occupancy, 0, 'a released reservation frees its place once');
+    pool.reserve().release();
+  });
+
+  test('fetches: only the named outputs come back', async () => {
+    const { outputs } = await pool.run(feeds(), { fetches: ['det_boxes', 'det_scores'] });
+    assert.deepEqual(Object.keys(outputs).sort(), ['det_boxes', 'det_scores']);
+    await assert.rejects(pool.run(feeds(), { fetches: ['no_such_output'] }), /no_such_output|invalid|not found/i);
+  });
+
   test('a second pool can be closed; runs after close are refused', async () => {
     const p2 = await InferencePool.create({ graphPath, executionProvider: 'cpu', intraOpThreads: 1, workers: 1, queueSize: 1 });
     await p2.close();
     await assert.rejects(p2.run(feeds()), PoolClosedError);
+  });
+});
+
+test('with QUEUE_SIZE 3: jobs finish in submission order (one waits inside the worker), then the queue refuses', async () => {
+  const { graphPath } = await loadModelFiles(MODEL_DIR, 'shapes');
+  const pool = await InferencePool.create({ graphPath, executionProvider: 'cpu', intraOpThreads: 1, workers: 1, queueSize: 3 });
+  try {
+    const order: number[] = [];
+    const runs = [0, 1, 2, 3].map((i) => pool.run(feeds()).then((r) => { order.push(i); return r; }));
+    assert.equal(pool.busy, 1);
+    assert.equal(pool.queueDepth, 3, 'one running, three waiting (one of them already inside the worker)');
+    await assert.rejects(pool.run(feeds()), QueueFullError);
+    const results = await Promise.all(runs);
+    assert.deepEqual(order, [0, 1, 2, 3]);
+    // queuedMs grows along the line: each job waited for the ones before it.
+    for (let i = 1; i < 4; i++) assert.ok(results[i]!.queuedMs > results[i - 1]!.queuedMs, JSON.stringify(results.map((r) => r.queuedMs)));
+    assert.equal(pool.queueDepth, 0);
+  } finally {
+    await pool.close();
+  }
+});
+
+describe('stopping a pool while its worker is inside session.run() (in a child process: an abort would kill it)', () => {
+  const child = (mode: string) => {
+    const graph = join(MODEL_DIR, 'shapes', 'model.onnx');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'pipeline', 'children', 'close-busy.ts'), graph, mode], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    return { status: r.status, signal: r.signal, out: line ? JSON.parse(line) as Record<string, unknown> : {}, stderr: r.stderr };
+  };
+
+  test('close(0): both jobs are rejected, the worker stops after its run, the process exits normally', () => {
+    const r = child('close');
+    assert.equal(r.signal, null, `died by ${r.signal}: ${r.stderr.slice(-500)}`);
+    assert.equal(r.status, 0, r.stderr.slice(-500));
+    assert.equal(r.out.running, 'closed');
+    assert.equal(r.out.queued, 'closed');
+  });
+
+  test('abandon() then process.exit(1), as a forced shutdown does: exit code 1, no SIGABRT', () => {
+    const r = child('abandon-exit');
+    assert.equal(r.signal, null, `died by ${r.signal}: ${r.stderr.slice(-500)}`);
+    assert.equal(r.status, 1, r.stderr.slice(-500));
+    assert.equal(r.out.running, 'closed');
+    assert.equal(r.out.clean, true);
   });
 });
 

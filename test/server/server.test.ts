@@ -2,7 +2,8 @@
  * Through real sockets: fetch against a listening app (raw and multipart uploads), liveness while
  * real inferences run, the bounded queue (503 + Retry-After), 503 for requests arriving during
  * shutdown while the in-flight one finishes, and src/server.ts as a process: SIGTERM finishes the
- * running request and exits 0; a model that cannot load exits 1 with the reason.
+ * running request and exits 0; a forced shutdown (timeout, second signal) during an inference
+ * exits 1 instead of aborting; a model that cannot load exits 1 with the reason.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -88,7 +89,10 @@ test('during shutdown: the in-flight request finishes, a request arriving on the
   assert.match(text, /MRC_ERR_SHUTTING_DOWN/);
 });
 
-function startServer(env: Record<string, string>): { proc: ReturnType<typeof spawn>; exit: Promise<number | null>; output: () => string } {
+function startServer(env: Record<string, string>): {
+  proc: ReturnType<typeof spawn>; exit: Promise<number | null>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; output: () => string;
+} {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'server.ts')], {
     cwd: ROOT,
     env: { ...process.env, MODEL_DIR, HOST: '127.0.0.1', INFERENCE_WORKERS: '1', INTRA_OP_THREADS: '1', EXECUTION_PROVIDER: 'cpu', LOG_LEVEL: 'info', ...env },
@@ -97,8 +101,9 @@ function startServer(env: Record<string, string>): { proc: ReturnType<typeof spa
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   proc.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { proc, exit, output: () => out };
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = exited.then((e) => e.code);
+  return { proc, exit, exited, output: () => out };
 }
 
 test('src/server.ts: SIGTERM lets the running predict finish, then exits 0', async () => {
@@ -123,6 +128,71 @@ test('src/server.ts: SIGTERM lets the running predict finish, then exits 0', asy
     await assert.rejects(fetch(`${base}/health/live`));
   } finally {
     if (proc.exitCode === null) proc.kill('SIGKILL');
+  }
+});
+
+/** Starts src/server.ts on a random port and waits until ready. */
+async function readyServer(env: Record<string, string>): Promise<ReturnType<typeof startServer> & { base: string }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const s = startServer({ PORT: String(port), ...env });
+  const base = `http://127.0.0.1:${port}`;
+  let ready = false;
+  for (let i = 0; i < 300 && !ready; i++) {
+    await sleep(100);
+    ready = await fetch(`${base}/health/ready`).then((r) => r.status === 200, () => false);
+  }
+  assert.ok(ready, `server never became ready:\n${s.output()}`);
+  return { ...s, base };
+}
+
+/** Every answer to a request cut by a forced shutdown: a 200, or a 503 JSON error. */
+async function answers(reqs: Array<Promise<Response>>): Promise<string[]> {
+  return Promise.all(reqs.map(async (p) => {
+    const r = await p;
+    const body = await r.text();
+    if (r.status === 200) return '200';
+    assert.equal(r.status, 503, body);
+    return `503 ${(JSON.parse(body) as { code: string }).code}`;
+  }));
+}
+
+// Forced shutdowns used to abort the process (SIGABRT from onnxruntime-node when the process exits
+// inside session.run()); now queued work gets 503 and the exit waits for the run in progress.
+test('src/server.ts: a backlog outlasting SHUTDOWN_TIMEOUT_MS: forced exit 1 (not SIGABRT), every request answered', async () => {
+  const s = await readyServer({ SHUTDOWN_TIMEOUT_MS: '300', QUEUE_SIZE: '8' });
+  try {
+    const png = await shapesImage(320, 240);
+    const reqs = Array.from({ length: 6 }, () => fetch(`${s.base}/predict?mask_format=none`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }));
+    await sleep(200);
+    s.proc.kill('SIGTERM');
+    const got = await answers(reqs);
+    const { code, signal } = await s.exited;
+    assert.equal(signal, null, `died by ${signal}:\n${s.output().slice(-1500)}`);
+    assert.equal(code, 1, s.output().slice(-1500));
+    assert.match(s.output(), /killed by timeout \(300 ms\)/);
+    assert.ok(got.includes('503 MRC_ERR_SHUTTING_DOWN'), `the backlog was cut: ${got.join(', ')}`);
+  } finally {
+    if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
+  }
+});
+
+test('src/server.ts: a second SIGTERM during an inference: exit 1 after that run, not SIGABRT', async () => {
+  const s = await readyServer({ SHUTDOWN_TIMEOUT_MS: '60000', QUEUE_SIZE: '8' });
+  try {
+    const png = await shapesImage(320, 240);
+    const reqs = Array.from({ length: 4 }, () => fetch(`${s.base}/predict?mask_format=none`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }));
+    await sleep(200);
+    s.proc.kill('SIGTERM');
+    await sleep(100);
+    s.proc.kill('SIGTERM');
+    const got = await answers(reqs);
+    const { code, signal } = await s.exited;
+    assert.equal(signal, null, `died by ${signal}:\n${s.output().slice(-1500)}`);
+    assert.equal(code, 1, s.output().slice(-1500));
+    assert.match(s.output(), /second SIGTERM/);
+    assert.ok(got.includes('503 MRC_ERR_SHUTTING_DOWN'), got.join(', '));
+  } finally {
+    if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
   }
 });
 
