@@ -66,8 +66,12 @@ test('SIGTERM under load: in-flight requests finish, new ones are refused, exit 
     // Warm a few kept-alive sockets, then fill the worker and the queue.
     const inflight = Array.from({ length: QUEUE_SIZE }, () => predict(srv.baseUrl, keepAlive));
     const raw = pipelined(srv.baseUrl);
-    await sleep(300);
-    const ready = await fetch(`${srv.baseUrl}/health/ready`).then(async (r) => r.json() as Promise<{ queue_depth: number; busy_workers: number }>);
+    // Wait (up to 5 s) until the uploads are decoded and queued behind the running one.
+    let ready = { queue_depth: 0, busy_workers: 0 };
+    for (let i = 0; i < 50 && !(ready.busy_workers === 1 && ready.queue_depth >= QUEUE_SIZE - 1); i++) {
+      await sleep(100);
+      ready = await fetch(`${srv.baseUrl}/health/ready`).then(async (r) => r.json() as Promise<{ queue_depth: number; busy_workers: number }>);
+    }
     assert.ok(ready.busy_workers === 1 && ready.queue_depth >= QUEUE_SIZE - 1, `backlog before SIGTERM: ${JSON.stringify(ready)}`);
     const tSignal = performance.now();
     srv.child.kill('SIGTERM');
