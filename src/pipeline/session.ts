@@ -5,8 +5,11 @@
  * and the losses all read from that.
  *
  * Feeds' typed arrays are TRANSFERRED to the worker (the caller's arrays become detached); outputs
- * come back transferred too. When every worker is busy and `queueSize` jobs already wait, `run`
- * throws QueueFullError (the route answers 503 + Retry-After) instead of queueing without bound.
+ * come back transferred too (`fetches` limits them to the named ones). The pool holds at most
+ * `workers + queueSize` jobs, counting places taken ahead with `reserve()`; beyond that `run` /
+ * `reserve` throw QueueFullError (the route answers 503 + Retry-After) instead of queueing without
+ * bound. Each worker is sent its running job and the next one. `close()` drains, `abandon()` forces;
+ * neither ever terminates a worker inside session.run() (that aborts the process).
  *
  * The worker is found next to this file: `worker.js` when compiled (dist/, `npm start`), or
  * `worker.ts` when running under tsx (tests, `npm run dev`), in which case the worker registers
