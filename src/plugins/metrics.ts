@@ -14,6 +14,8 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type {} from '@fastify/swagger'; // its FastifySchema augmentation declares `hide`
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type Stage = 'decode' | 'preprocess' | 'inference' | 'postprocess' | 'losses' | 'evaluation';
@@ -287,6 +289,7 @@ async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): 
     }
   }
   app.decorate('metrics', metrics);
+  const liveHeap = watchLiveHeap(registry);
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
     // The route *pattern* (e.g. /models/:name), never request.url; 404s share one value.
@@ -302,8 +305,31 @@ async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): 
     });
   }
   app.addHook('onClose', async () => {
+    liveHeap.disconnect();
     registry.clear();
   });
+}
+
+/**
+ * `mrcnn_heap_live_bytes`: V8 heap used right after the latest major (mark-compact) GC, i.e. the
+ * live heap. `nodejs_heap_size_used_bytes` also counts garbage not yet collected, so it saw-tooths
+ * by 15-20% between major GCs with no leak at all; the post-GC value is the one whose steady rise
+ * means a leak (the soak test and the alert rules use it). 0 until the first major GC.
+ */
+function watchLiveHeap(registry: Registry): { disconnect(): void } {
+  const gauge = new Gauge({
+    name: 'mrcnn_heap_live_bytes',
+    help: 'V8 heap used right after the latest major (mark-compact) garbage collection: the live heap. A steady rise means a leak.',
+    registers: [registry],
+  });
+  gauge.set(0);
+  const obs = new PerformanceObserver((list) => {
+    if (list.getEntries().some((e) => (e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) {
+      gauge.set(getHeapStatistics().used_heap_size);
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return { disconnect: () => obs.disconnect() };
 }
 
 export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x' });

@@ -175,3 +175,19 @@ test('promtool check metrics accepts the scrape', { skip: hasPromtool() ? false 
   assert.equal(status, 0, output);
   assert.equal(output.trim(), '', `promtool lint findings:\n${output}`);
 });
+
+test('mrcnn_heap_live_bytes: 0 before a major GC, then the heap used right after one', async (t) => {
+  const app = await build(t);
+  const value = async (): Promise<number> => parseSamples(await scrape(app)).find((s) => s.name === 'mrcnn_heap_live_bytes')!.value;
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const before = await value();
+  gc(); // a full, major GC
+  await new Promise((r) => setTimeout(r, 50)); // gc performance entries are delivered asynchronously
+  const after = await value();
+  assert.ok(after > 1e6 && after < 2e9, `live heap ${after} bytes`);
+  assert.ok(before === 0 || before !== after, 'the value changes when a major GC happens');
+  assert.equal(metricTypes(await scrape(app)).get('mrcnn_heap_live_bytes'), 'gauge');
+});
