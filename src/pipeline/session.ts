@@ -269,10 +269,8 @@ export class InferencePool {
       const job: Job = { id: this.nextId++, feeds, enqueuedAt: now(), resolve, reject, settled: false, ...(fetches ? { fetches } : {}) };
       const slot = this.pickSlot();
       if (slot) this.dispatch(slot, job);
-      else {
-        this.queue.push(job);
-        this.opts.onQueueDepth?.(this.queueDepth);
-      }
+      else this.queue.push(job);
+      this.opts.onQueueDepth?.(this.queueDepth);
     });
   }
 

@@ -109,18 +109,21 @@ describe('InferencePool on the shapes model', () => {
 
 test('with QUEUE_SIZE 3: jobs finish in submission order (one waits inside the worker), then the queue refuses', async () => {
   const { graphPath } = await loadModelFiles(MODEL_DIR, 'shapes');
-  const pool = await InferencePool.create({ graphPath, executionProvider: 'cpu', intraOpThreads: 1, workers: 1, queueSize: 3 });
+  const depths: number[] = [];
+  const pool = await InferencePool.create({ graphPath, executionProvider: 'cpu', intraOpThreads: 1, workers: 1, queueSize: 3, onQueueDepth: (n) => depths.push(n) });
   try {
     const order: number[] = [];
     const runs = [0, 1, 2, 3].map((i) => pool.run(feeds()).then((r) => { order.push(i); return r; }));
     assert.equal(pool.busy, 1);
     assert.equal(pool.queueDepth, 3, 'one running, three waiting (one of them already inside the worker)');
+    assert.deepEqual(depths, [0, 1, 2, 3], 'the queue-depth metric follows, including the job sent ahead to the worker');
     await assert.rejects(pool.run(feeds()), QueueFullError);
     const results = await Promise.all(runs);
     assert.deepEqual(order, [0, 1, 2, 3]);
     // queuedMs grows along the line: each job waited for the ones before it.
     for (let i = 1; i < 4; i++) assert.ok(results[i]!.queuedMs > results[i - 1]!.queuedMs, JSON.stringify(results.map((r) => r.queuedMs)));
     assert.equal(pool.queueDepth, 0);
+    assert.equal(depths.at(-1), 0);
   } finally {
     await pool.close();
   }
