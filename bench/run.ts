@@ -13,7 +13,7 @@
  *    image, p50 vs p50, goal <= 1.5x.
  * 4. COCO evaluation throughput of src/eval on a synthetic 5000-image set (bench/coco.ts), bbox and
  *    segm, in images/s, vs pycocotools when python3 has it.
- * Knobs: BENCH_THREADS (default: all cores), BENCH_RUNS (30), BENCH_SECONDS (24), BENCH_ROUNDS (6),
+ * Knobs: BENCH_THREADS (default: all cores), BENCH_RUNS (36), BENCH_SECONDS (72), BENCH_ROUNDS (12),
  * BENCH_COCO_IMAGES (5000), BENCH_PYTHON (/usr/bin/python3), BENCH_QUIET_WAIT_S (180: how long to
  * wait at start for the 1-minute load average to fall below 0.7; the machine may be shared).
  */
@@ -25,9 +25,9 @@ import { machine, pct, post, rawSession, sequential, throughput, torchRunner } f
 import { FIXTURE_ANNOTATIONS, FIXTURE_IMAGES, MODEL_FILE, ROOT, spawnServer } from '../test/robustness/helpers.js';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? availableParallelism());
-const RUNS = Number(process.env.BENCH_RUNS ?? 30);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 24);
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 6));
+const RUNS = Number(process.env.BENCH_RUNS ?? 36);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 72);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 12));
 const COCO_IMAGES = Number(process.env.BENCH_COCO_IMAGES ?? 5000);
 const IMAGE_NAME = 'sq-256.png';
 const IMAGE = join(FIXTURE_IMAGES, IMAGE_NAME);
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   const rows: Array<[string, string, string, number, string, boolean | null]> = [
     ['/predict p50, concurrency 1 vs raw session.run p50', `${f(m.server_p50_ms)} ms`, `${f(m.raw_p50_ms)} ms`, m.server_p50_ms / m.raw_p50_ms, '<= 1.10x', m.server_p50_ms / m.raw_p50_ms <= 1.1],
     ['/predict throughput, concurrency 4 vs raw session.run', `${f(m.server_c4_rps, 2)} req/s`, `${f(m.raw_c4_rps, 2)} run/s`, m.server_c4_rps / m.raw_c4_rps, '>= 0.95x', m.server_c4_rps / m.raw_c4_rps >= 0.95],
-    ['same, per round (4 s windows, alternating): median [min - max]', `${f(median(c4Ratios), 3)}x`, `[${f(Math.min(...c4Ratios), 2)} - ${f(Math.max(...c4Ratios), 2)}]`, median(c4Ratios), 'report', null],
+    [`same, per round (${(SECONDS / ROUNDS).toFixed(0)} s windows, alternating): median [min - max]`, `${f(median(c4Ratios), 3)}x`, `[${f(Math.min(...c4Ratios), 2)} - ${f(Math.max(...c4Ratios), 2)}]`, median(c4Ratios), 'report', null],
     ['torchvision eager p50 / /predict p50 (speed-up)', `${f(m.server_p50_ms)} ms`, 'p50_ms' in torch ? `${f(m.torch_p50_ms)} ms` : torch.skipped, m.torch_p50_ms / m.server_p50_ms, '>= 1.5x', Number.isFinite(m.torch_p50_ms) ? m.torch_p50_ms / m.server_p50_ms >= 1.5 : null],
     ['same, best of the paired runs (min / min: the cost without interference)', `${f(Math.min(...lat.server))} ms`, torchMs.length ? `${f(Math.min(...torchMs))} ms` : 'n/a', Math.min(...torchMs) / Math.min(...lat.server), 'report', null],
     ['/evaluate (model mode, 1 image) p50 vs /predict p50', `${f(m.evaluate_p50_ms)} ms`, `${f(m.predict_p50_ms)} ms`, m.evaluate_p50_ms / m.predict_p50_ms, '<= 1.5x', m.evaluate_p50_ms / m.predict_p50_ms <= 1.5],
