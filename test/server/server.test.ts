@@ -156,45 +156,38 @@ async function answers(reqs: Array<Promise<Response>>): Promise<string[]> {
   }));
 }
 
-// Forced shutdowns used to abort the process (SIGABRT from onnxruntime-node when the process exits
-// inside session.run()); now queued work gets 503 and the exit waits for the run in progress.
-test('src/server.ts: a backlog outlasting SHUTDOWN_TIMEOUT_MS: forced exit 1 (not SIGABRT), every request answered', async () => {
-  const s = await readyServer({ SHUTDOWN_TIMEOUT_MS: '300', QUEUE_SIZE: '8' });
+/**
+ * Forced shutdowns used to abort the process (SIGABRT from onnxruntime-node when the process exits
+ * inside session.run()); now queued work gets 503 and the exit waits for the run in progress.
+ * Sends `requests` 320x240 predictions, then the signals, `gapMs` apart; expects exit 1 with no
+ * signal, the log line `says`, every request answered 200 or 503, and at least one 503.
+ */
+async function forcedShutdown(env: Record<string, string>, requests: number, signals: number, says: RegExp): Promise<void> {
+  const s = await readyServer({ QUEUE_SIZE: '8', ...env });
   try {
     const png = await shapesImage(320, 240);
-    const reqs = Array.from({ length: 6 }, () => fetch(`${s.base}/predict?mask_format=none`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }));
+    const reqs = Array.from({ length: requests }, () => fetch(`${s.base}/predict?mask_format=none`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }));
     await sleep(200);
-    s.proc.kill('SIGTERM');
+    for (let i = 0; i < signals; i++) {
+      if (i > 0) await sleep(100);
+      s.proc.kill('SIGTERM');
+    }
     const got = await answers(reqs);
     const { code, signal } = await s.exited;
     assert.equal(signal, null, `died by ${signal}:\n${s.output().slice(-1500)}`);
     assert.equal(code, 1, s.output().slice(-1500));
-    assert.match(s.output(), /killed by timeout \(300 ms\)/);
+    assert.match(s.output(), says);
     assert.ok(got.includes('503 MRC_ERR_SHUTTING_DOWN'), `the backlog was cut: ${got.join(', ')}`);
   } finally {
     if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
   }
-});
+}
 
-test('src/server.ts: a second SIGTERM during an inference: exit 1 after that run, not SIGABRT', async () => {
-  const s = await readyServer({ SHUTDOWN_TIMEOUT_MS: '60000', QUEUE_SIZE: '8' });
-  try {
-    const png = await shapesImage(320, 240);
-    const reqs = Array.from({ length: 4 }, () => fetch(`${s.base}/predict?mask_format=none`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }));
-    await sleep(200);
-    s.proc.kill('SIGTERM');
-    await sleep(100);
-    s.proc.kill('SIGTERM');
-    const got = await answers(reqs);
-    const { code, signal } = await s.exited;
-    assert.equal(signal, null, `died by ${signal}:\n${s.output().slice(-1500)}`);
-    assert.equal(code, 1, s.output().slice(-1500));
-    assert.match(s.output(), /second SIGTERM/);
-    assert.ok(got.includes('503 MRC_ERR_SHUTTING_DOWN'), got.join(', '));
-  } finally {
-    if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
-  }
-});
+test('src/server.ts: a backlog outlasting SHUTDOWN_TIMEOUT_MS: forced exit 1 (not SIGABRT), every request answered', () =>
+  forcedShutdown({ SHUTDOWN_TIMEOUT_MS: '300' }, 6, 1, /killed by timeout \(300 ms\)/));
+
+test('src/server.ts: a second SIGTERM during an inference: exit 1 after that run, not SIGABRT', () =>
+  forcedShutdown({ SHUTDOWN_TIMEOUT_MS: '60000' }, 4, 2, /second SIGTERM/));
 
 test('src/server.ts: a model that cannot load exits 1 with the reason; bad config exits 2', async () => {
   const bad = startServer({ PORT: '0', MODEL_NAME: 'no-such-model' });
