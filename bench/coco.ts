@@ -13,18 +13,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { countsToString, evaluateDetections, frPolygons } from '../src/eval/index.js';
 import { PYTHON } from './lib.js';
+import { mulberry32 } from '../test/prng.js';
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const W = 640, H = 480;
 

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { samplingWeights, weightedMean } from '../../src/losses/functional.js';
 import { boxHeadLosses, roiTargets } from '../../src/losses/roi.js';
 import { rpnLosses, rpnTargets, type RpnTargets } from '../../src/losses/rpn.js';
+import { mulberry32 } from '../prng.js';
 
 /** All k-subsets of items. */
 function combos<T>(items: T[], k: number): T[][] {
@@ -18,17 +19,7 @@ function combos<T>(items: T[], k: number): T[][] {
   return [...combos(rest, k - 1).map((c) => [head, ...c]), ...combos(rest, k)];
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 describe('sampling normalisers', () => {
   it('kP = min(nP, floor(B*f)), kN = min(nN, B - kP)', () => {
