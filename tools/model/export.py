@@ -9,8 +9,9 @@ detections-only torchvision export (outputs boxes, labels, scores, masks [D,1,H,
 Works for any MaskRCNN that build.py can build from a config (backbone, classes, sizes); for other
 architectures import `export_model(model, cfg, out_dir)` and pass your own MaskRCNN instance.
 
-Export rules applied (LOSSES.md of the project):
-  * the resized size is computed in float64 inside the graph (eager-exact), not torch's traced float32;
+Export rules applied (docs/losses.md explains each):
+  * the resized size computed inside the graph exactly as eager torchvision does (resized_hw), not
+    with torch's traced float32 product;
   * pooler scales pinned to 1/4..1/32 (torchvision caches them from the first batch otherwise);
   * opset 11 (opset >= 16 would silently flip RoIAlign to aligned=True);
   * RoI levels merged by a Gather instead of torchvision's per-level full-size scatters (2x faster).
@@ -52,6 +53,23 @@ OUTPUTS = ["det_boxes", "det_labels", "det_scores", "det_masks", "image_size", "
            "roi_class_logits", "roi_box_deltas", "mask_roi_inds", "mask_logits"]
 
 
+def resized_hw(hw: torch.Tensor, min_size: float, max_size: float) -> torch.Tensor:
+    """The resized (h', w') exactly as eager torchvision's GeneralizedRCNNTransform computes it.
+
+    torchvision evaluates `min_size / side` with a Python float over a float32 tensor, which torch
+    runs as `reciprocal(side) * min_size` (Tensor.__rtruediv__), each step rounded to float32; a
+    true float32 division differs for many sizes (480x640 at 800/1333: 799x1066 instead of
+    torchvision's 800x1066). interpolate(recompute_scale_factor=True) then takes
+    floor(float64(side) * float64(scale)). Checked against torchvision on the golden table of
+    test/fixtures/transform (tools/model/size_table.py).
+    """
+    hwf = hw.to(torch.float32)  # [..., 2]
+    s_min = torch.reciprocal(hwf.min(dim=-1, keepdim=True)[0]) * min_size
+    s_max = torch.reciprocal(hwf.max(dim=-1, keepdim=True)[0]) * max_size
+    scale = torch.min(s_min, s_max)
+    return torch.floor(hw.to(torch.float64) * scale.to(torch.float64)).to(torch.int64)
+
+
 def _tracing() -> bool:
     return torch._C._get_tracing_state() is not None
 
@@ -74,8 +92,7 @@ class LossCapable(nn.Module):
         x = (image - self.mean) / self.std
         hw = torch._shape_as_tensor(image)[1:3]  # int64 [2] = (H, W)
         hwf = hw.to(torch.float32)
-        scale = torch.min(torch.tensor(self.min_size) / hwf.min(), torch.tensor(self.max_size) / hwf.max())
-        new_hw = torch.floor(hw.to(torch.float64) * scale.to(torch.float64)).to(torch.int64)
+        new_hw = resized_hw(hw, self.min_size, self.max_size)
         if _tracing():
             size = (new_hw[0], new_hw[1])
         else:

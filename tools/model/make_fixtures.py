@@ -10,7 +10,7 @@ For each case (sizes from 96x518 to 320x320, G = 0..4 objects, elongated images)
                                        deterministic recipe (sampling "all") and the exact expected
                                        value of the stock random sampler ("expected"), the element
                                        counts, and the graph's detections (eager LossCapable wrapper)
-Deterministic recipe (LOSSES.md §12): sampler batch sizes 2**30, test-time RPN top-n for training,
+Deterministic recipe (docs/losses.md, sampling): sampler batch sizes 2**30, test-time RPN top-n for training,
 a single min_size, BatchNorm in eval (the default model uses GroupNorm), pooler scales pinned.
 """
 from __future__ import annotations
@@ -39,6 +39,10 @@ CASES = [  # (name, height, width, G)
     ("r-116x197", 116, 197, 1), ("empty-128", 128, 128, 0), ("r-300x128", 300, 128, 3),
     ("r-160x240", 160, 240, 4), ("r-320x200", 320, 200, 2), ("r-144x288", 144, 288, 1),
     ("r-280x180", 280, 180, 3),
+    # rounding edge of the resize rule: a float32 division gives one pixel more or less than
+    # torchvision's reciprocal-then-multiply (158x279 -> 181x319, not 181x320)
+    ("edge-158x279", 158, 279, 2), ("edge-318x139", 318, 139, 2), ("edge-142x223", 142, 223, 1),
+    ("edge-160x200", 160, 200, 2),
 ]
 
 
@@ -141,7 +145,7 @@ def main():
     os.makedirs(os.path.join(a.out, "images"), exist_ok=True)
     coco = {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CLASSES)]}
     index = {"description": __doc__.strip().splitlines()[0], "weights": os.path.basename(a.weights),
-             "recipe": "LOSSES.md §12", "cases": []}
+             "recipe": "docs/losses.md, sampling", "cases": []}
     ann_id = 1
     for img_id, (name, h, w, g) in enumerate(CASES, start=1):
         img, objs = make_case(h, w, g)

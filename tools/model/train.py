@@ -2,6 +2,9 @@
 
   /usr/bin/python3 tools/model/train.py --config tools/model/config.json --out work/train \
       --iters 1800 [--threads 2]
+  # fine-tune the shipped model on images it has not seen:
+  /usr/bin/python3 tools/model/train.py --init models/shapes/weights.pt --image-offset 4800 \
+      --lr 0.01 --warmup 50 --iters 1600 --out work/finetune
 
 Images are generated on the fly (shapes.py, split seed --seed); batch b uses image indices
 b*batch .. b*batch+batch-1, so a resumed run sees exactly the images an uninterrupted one would.
@@ -55,6 +58,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1000, help="training split seed")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ckpt-every", type=int, default=50)
+    ap.add_argument("--init", help="start from these weights (a state_dict) instead of from scratch")
+    ap.add_argument("--image-offset", type=int, default=0,
+                    help="first training image index (fine-tuning: past the images already seen)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -64,6 +70,9 @@ def main():
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=a.lr, momentum=0.9, weight_decay=1e-4)
     start = 0
+    if a.init:
+        model.load_state_dict(torch.load(a.init, map_location="cpu"))
+        print(f"initialised from {a.init}", flush=True)
     ck = os.path.join(a.out, "last.pt")
     if os.path.exists(ck):
         state = torch.load(ck)
@@ -77,7 +86,7 @@ def main():
     for it in range(start, a.iters):
         for g in opt.param_groups:
             g["lr"] = lr_at(it, a.lr, a.warmup, a.iters)
-        batch = [sample(a.seed, it * a.batch + k) for k in range(a.batch)]
+        batch = [sample(a.seed, a.image_offset + it * a.batch + k) for k in range(a.batch)]
         imgs = [b[0] for b in batch]; tgts = [b[1] for b in batch]
         losses = model(imgs, tgts)
         loss = sum(losses.values())
