@@ -10,7 +10,7 @@ import { f32 } from './numeric.js';
 /**
  * IoU of detection box `d` and ground-truth box `g` (both `[x, y, w, h]`, read at offsets `di`, `gi`).
  * With `gtIsCrowd` the union is the detection area. Mirrors `maskApi.c: bbIou` for one pair
- * (EVAL.md §2.1): `iw`/`ih` ≤ 0 give 0.
+ * (docs/evaluation.md#iou): `iw`/`ih` ≤ 0 give 0.
  */
 export function cocoBoxIou(
   d: ArrayLike<number>,
@@ -53,9 +53,9 @@ export function cocoBoxIouMatrix(
 const EPS_UNION = f32(1e-6);
 
 /**
- * IoU of two xyxy boxes computed entirely in float32, as mmdet `bbox_overlaps` (mode 'iou') computes
- * each entry (EVAL.md §4.2): `extra` is 1 with `use_legacy_coordinate`, else 0. Symmetric, so the
- * argument swap mmdet does when there are more detections than GTs changes nothing.
+ * IoU of two xyxy boxes computed entirely in float32, as mmdet `bbox_overlaps` (mode 'iou') computes each
+ * entry (docs/evaluation.md#voc-table): `extra` is 1 with `use_legacy_coordinate`, else 0. Symmetric, so
+ * the argument swap mmdet does when there are more detections than GTs changes nothing.
  */
 export function mmdetIouF32(
   a: ArrayLike<number>,

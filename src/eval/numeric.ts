@@ -2,7 +2,7 @@
  * @file Numerical primitives shared by the COCO and VOC ports: numpy's pairwise summation (double and
  * float32), numpy's `linspace`/`arange` constructions, float32 emulation, a stable score sort and
  * Python-style `{:.3f}` formatting. Everything here exists so that results agree with the Python
- * references to the last bit (EVAL.md §5).
+ * references to the last bit (docs/evaluation.md#numerics).
  */
 
 /** Round to float32 (emulates one numpy float32 operation's result). */
@@ -15,9 +15,9 @@ const PW_BLOCKSIZE = 128;
  * Sum `n` elements of `a` starting at `start` exactly as numpy's `add.reduce` does on a contiguous
  * float64 vector (`np.sum`, and the numerator of `np.mean`).
  *
- * Mirrors numpy `loops_utils.h.src: @TYPE@_pairwise_sum` (EVAL.md §5.3): < 8 elements are summed left
- * to right from 0; up to 128 with eight interleaved accumulators; above that, recursive halving at a
- * multiple of 8.
+ * Mirrors numpy `loops_utils.h.src: @TYPE@_pairwise_sum` (docs/evaluation.md#numerics): < 8 elements are
+ * summed left to right from 0; up to 128 with eight interleaved accumulators; above that, recursive halving
+ * at a multiple of 8.
  */
 export function pairwiseSum(a: ArrayLike<number>, start = 0, n = a.length - start): number {
   if (n < 8) {
@@ -130,7 +130,8 @@ export function sortIndicesDesc(idx: Int32Array, n: number, score: ArrayLike<num
 /**
  * Python's `f'{x:.{digits}f}'`: correctly rounded from the exact binary value, ties to even. JS
  * `toFixed` rounds exact ties away from zero; a tie needs `x*10^digits` to be exactly half-integral,
- * i.e. `x = j/2^(digits+1)` with j odd (EVAL.md §5.6: 0.0625 → "0.062" in Python, "0.063" in JS).
+ * i.e. `x = j/2^(digits+1)` with j odd (docs/evaluation.md#numerics: 0.0625 → "0.062" in Python,
+ * "0.063" in JS).
  */
 export function formatFixed(x: number, digits: number): string {
   if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';

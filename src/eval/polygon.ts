@@ -1,8 +1,8 @@
 /**
- * @file Polygon → RLE rasterization, an exact port of pycocotools' `maskApi.c: rleFrPoly` (EVAL.md §2.5),
- * including its C `(int)` truncations, its 5× upsampled boundary walk and its quirky run construction.
- * The evaluation's GT polygons (and detections given as boxes or polygons) go through here, so any
- * deviation moves segm AP. Re-exported by `rle.ts`.
+ * @file Polygon → RLE rasterization, an exact port of pycocotools' `maskApi.c: rleFrPoly`
+ * (docs/evaluation.md#polygons), including its C `(int)` truncations, its 5× upsampled boundary walk and
+ * its quirky run construction. The evaluation's GT polygons (and detections given as boxes or polygons) go
+ * through here, so any deviation moves segm AP. Re-exported by `rle.ts`.
  */
 
 /** Upper bound on boundary points walked for one polygon (pycocotools would allocate them all). */

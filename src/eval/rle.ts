@@ -3,9 +3,10 @@
  * `_mask.pyx`, ppwwyyxx/cocoapi v2.0.11). Used by the COCO segm evaluation, by the loaders that
  * validate user RLE, and by the pipeline's postprocess (mask → RLE string for /predict).
  *
- * Layout (EVAL.md §2.2): an `h×w` mask is enumerated **column-major** (pixel (x, y) is at `x*h + y`);
- * `counts` alternate runs of 0s and 1s, starting with 0s (so the first count may be 0), summing to h*w.
- * Arrays handed to and returned by this module are `Uint32Array` counts, like pycocotools' `uint*`.
+ * Layout (docs/evaluation.md#rle): an `h×w` mask is enumerated **column-major** (pixel (x, y) is at
+ * `x*h + y`); `counts` alternate runs of 0s and 1s, starting with 0s (so the first count may be 0),
+ * summing to h*w. Arrays handed to and returned by this module are `Uint32Array` counts, like
+ * pycocotools' `uint*`.
  */
 
 import { frPoly } from './polygon.js';
@@ -124,7 +125,8 @@ export function rleArea(counts: ArrayLike<number>): number {
 
 /**
  * Bounding box `[x, y, w, h]` of the foreground, exactly as the fork's fixed `maskApi.c: rleToBbox`
- * (EVAL.md §2.7): a run spanning columns widens y to `[0, h-1]`; no counts pair gives `[0,0,0,0]`.
+ * (docs/evaluation.md#rle): a run spanning columns widens y to `[0, h-1]`; no counts pair gives
+ * `[0,0,0,0]`.
  * Quirk kept: a non-canonical all-background RLE with ≥ 2 counts yields pycocotools' unsigned
  * wrap-around widths.
  */

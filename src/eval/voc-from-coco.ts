@@ -1,7 +1,7 @@
 /**
  * @file The VOC table from COCO ground truth and results, building `eval_map`'s inputs the way
- * mmdetection's `CocoDataset` does (EVAL.md §4.1): classes in `categories` file order, images in
- * `images` file order, GT boxes skipped when `ignore` is set, when they miss the image or when
+ * mmdetection's `CocoDataset` does (docs/evaluation.md#voc-table): classes in `categories` file order,
+ * images in `images` file order, GT boxes skipped when `ignore` is set, when they miss the image or when
  * `area <= 0 || w < 1 || h < 1`; crowd boxes become ignored boxes; boxes and detections become
  * float32 xyxy (x+w summed in double first). Used by `index.ts: evaluateDetections`.
  */

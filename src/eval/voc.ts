@@ -1,10 +1,10 @@
 /**
  * @file mmdetection's VOC-style `eval_map` (mmdet/evaluation/functional/mean_ap.py, 2.25 / 3.x logic,
- * EVAL.md §4): per-class recall/AP with `tpfp_default` matching, modes 'area' (VOC2012) and
- * '11points' (VOC2007), any IoU threshold, and mmdet's float32 arithmetic emulated with
- * `Math.fround`. Also `print_map_summary`'s table. Inputs mirror mmdet's: per image, per class
- * `[n×5]` float32 detections `x1,y1,x2,y2,score`; per image GT boxes/labels (+ ignored boxes).
- * Ties in score are ordered stably (mmdet's quicksort order is not reproducible, §6).
+ * docs/evaluation.md#voc-table): per-class recall/AP with `tpfp_default` matching, modes 'area' (VOC2012)
+ * and '11points' (VOC2007), any IoU threshold, and mmdet's float32 arithmetic emulated with
+ * `Math.fround`. Also `print_map_summary`'s table. Inputs mirror mmdet's: per image, per class `[n×5]`
+ * float32 detections `x1,y1,x2,y2,score`; per image GT boxes/labels (+ ignored boxes). Ties in score are
+ * ordered stably (mmdet's quicksort order is not reproducible, docs/evaluation.md#voc-table).
  */
 import { mmdetIouF32 } from './box-iou.js';
 import { argsortDesc, f32, formatFixed3, pairwiseSum, pairwiseSumF32, sortIndicesDesc } from './numeric.js';

@@ -1,6 +1,6 @@
 /**
  * Anchors of torchvision's AnchorGenerator (FPN, one size per level), regenerated bit-exactly
- * from the loss constants and the padded canvas size (LOSSES.md §2), and a check against the
+ * from the loss constants and the padded canvas size (docs/losses.md#anchors), and a check against the
  * graph's `anchors` output.
  */
 import { f32, roundHalfEven } from './tensors.js';

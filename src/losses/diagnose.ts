@@ -1,7 +1,7 @@
 /**
  * Averaging of per-image losses, a diagnosis of the loss mix (shares and flags users read training
  * logs for) and the name mapping torchvision -> detectron2 / mmdetection / Matterport with how each
- * framework normalises differently (LOSSES.md §13). The numbers are always torchvision's definition.
+ * framework normalises differently (docs/losses.md#names). The numbers are always torchvision's definition.
  */
 import { InputError } from '../eval/errors.js';
 import { LOSS_KEYS, type ImageLosses, type LossKey, type SamplingMode } from './types.js';

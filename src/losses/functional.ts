@@ -1,6 +1,6 @@
 /**
  * Element losses (float64 arithmetic on float32 inputs) and the sampling normalisers of
- * torchvision's BalancedPositiveNegativeSampler in both modes (LOSSES.md §6-§8, §12).
+ * torchvision's BalancedPositiveNegativeSampler in both modes (docs/losses.md#sampling).
  */
 import type { SamplingMode } from './types.js';
 

@@ -1,6 +1,6 @@
 /**
  * Loss core entry point: the five torchvision 0.14 Mask R-CNN training losses of one image from
- * the loss-capable graph's outputs and the image's ground truth (LOSSES.md semantics), in two
+ * the loss-capable graph's outputs and the image's ground truth (docs/losses.md), in two
  * sampling modes, plus mask diagnostics. Pure: typed arrays in, numbers out.
  */
 import { InputError } from '../eval/errors.js';

@@ -1,5 +1,5 @@
 /**
- * RoI-head targets and losses (LOSSES.md §8, §10, §11): RoIs (proposals ++ GT) matched with
+ * RoI-head targets and losses (docs/losses.md#roi-heads and #mask): RoIs (proposals ++ GT) matched with
  * Matcher(fg, bg, no low-quality matches); loss_classifier = mean softmax CE over the sample,
  * loss_box_reg = sum smoothL1 of the GT-class deltas over sampled fg / |sample|, and the mask
  * targets/losses of the fg RoIs (RoIAlign of the nearest-resized GT mask, soft targets).

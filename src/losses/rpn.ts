@@ -1,5 +1,5 @@
 /**
- * RPN targets and losses (LOSSES.md §6-§7): anchors matched to the resized GT with
+ * RPN targets and losses (docs/losses.md#rpn): anchors matched to the resized GT with
  * Matcher(fg, bg, allow_low_quality_matches=True), labels 1/0/-1, regression targets
  * encode(gt, anchor, rpn weights); loss_objectness = mean BCE over the sample,
  * loss_rpn_box_reg = sum smoothL1 over sampled positives / |sample|.

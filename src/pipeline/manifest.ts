@@ -31,7 +31,7 @@ export interface Manifest {
   gtInputName: string;
   /** Logical output name → graph output name (defaults to identity). */
   outputs: Record<string, string>;
-  /** LOSSES.md §14 constants, passed through to the losses core untouched. */
+  /** The loss constants (docs/losses.md#loss-constants), passed through to the losses core untouched. */
   lossConstants: Record<string, unknown> | null;
   /** The whole parsed manifest. */
   raw: Record<string, unknown>;

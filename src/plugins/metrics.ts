@@ -23,7 +23,7 @@ export type RejectReason = 'queue_full' | 'shutting_down' | 'not_ready';
 
 export const STAGES: readonly Stage[] = ['decode', 'preprocess', 'inference', 'postprocess', 'losses', 'evaluation'];
 export const REJECT_REASONS: readonly RejectReason[] = ['queue_full', 'shutting_down', 'not_ready'];
-/** torchvision loss names (API.md); `loss` is their sum. The only values of the `loss` label. */
+/** torchvision loss names (docs/losses.md#names); `loss` is their sum. The only values of the `loss` label. */
 export const LOSS_NAMES = ['loss_objectness', 'loss_rpn_box_reg', 'loss_classifier', 'loss_box_reg', 'loss_mask', 'loss'] as const;
 /** pycocotools stats indices → `iou` label of mrcnn_eval_ap. */
 const AP_STATS = [{ index: 0, iou: '0.50:0.95' }, { index: 1, iou: '0.50' }, { index: 2, iou: '0.75' }] as const;

@@ -1,6 +1,6 @@
 /**
  * The OpenAPI document and Swagger UI. @fastify/swagger (dynamic mode) builds the document from the
- * route schemas in src/schemas/ — they are the single source of truth (STYLE habit 2) — and
+ * route schemas in src/schemas/ — they are the single source of truth — and
  * @fastify/swagger-ui serves it at /docs (HTML), /docs/json and /docs/yaml.
  *
  * Register this plugin BEFORE the routes: @fastify/swagger collects routes through an onRoute hook.

@@ -1,7 +1,7 @@
 /**
  * @file POST /evaluate schemas: options (query string, or JSON fields in detections mode), the
- * detections-mode JSON body, and the answer's fixed points (API.md). The COCO and VOC blocks are
- * described here but produced by src/eval; losses by src/losses (model mode).
+ * detections-mode JSON body, and the answer's stable names (docs/service.md#stable-names). The COCO and
+ * VOC blocks are described here but produced by src/eval; losses by src/losses (model mode).
  */
 import { Type, type Static } from '@sinclair/typebox';
 

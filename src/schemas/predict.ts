@@ -1,6 +1,7 @@
 /**
- * @file POST /predict schemas: query options, the JSON answer (API.md fixed points plus
- * `label` per instance and `timings_ms.preprocess/queue/total`), and the PNG alternative.
+ * @file POST /predict schemas: query options, the JSON answer (the stable names of
+ * docs/service.md#stable-names plus `label` per instance and `timings_ms.preprocess/queue/total`), and
+ * the PNG alternative.
  */
 import { Type, type Static } from '@sinclair/typebox';
 

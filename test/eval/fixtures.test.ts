@@ -99,7 +99,7 @@ test('coco_segm.json and coco_segm_with_bbox.json: segm stats and per-category (
   const dBox = compareSummary(fixture('expected/coco_segm_with_bbox.json'), box);
   t.diagnostic(`max |diff| coco_segm ${dMask}, coco_segm_with_bbox ${dBox}`);
   assert.ok(dMask <= 1e-9 && dBox <= 1e-9);
-  // the quirk is real on this data: same overall AP, different APm (EVAL.md §1.2)
+  // the quirk is real on this data: same overall AP, different APm (docs/evaluation.md#results)
   assert.equal(mask.stats[0], box.stats[0]);
   assert.notEqual(mask.stats[4], box.stats[4]);
 });

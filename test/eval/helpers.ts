@@ -1,6 +1,6 @@
 /**
- * @file Test helpers for the eval core: fixture loading (the copies in test/fixtures/coco-eval, never
- * /work/shared) and numeric comparison.
+ * @file Test helpers for the eval core: fixture loading (the copies in test/fixtures/coco-eval, never a
+ * path outside the repository) and numeric comparison.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

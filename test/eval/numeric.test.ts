@@ -1,6 +1,6 @@
 /**
- * Numerics that decide last-bit agreement (EVAL.md §3.1, §5): numpy's linspace thresholds, pairwise
- * summation, stable score order, Python's half-even formatting.
+ * Numerics that decide last-bit agreement (docs/evaluation.md#parameters and #numerics): numpy's linspace
+ * thresholds, pairwise summation, stable score order, Python's half-even formatting.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Anchors: the cell-anchor table of LOSSES.md §2, round-half-even, level sizes/strides (incl. an
+ * Anchors: the cell-anchor table of docs/losses.md#anchors, round-half-even, level sizes/strides (incl. an
  * odd P5 whose P6 stride is Hp // ceil(P5/2)), the level/y/x/ratio order, and checkAnchors.
  */
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { roundHalfEven } from '../../src/losses/tensors.js';
 const R = [0.5, 1, 2];
 
 describe('anchors', () => {
-  it('cell anchors match the LOSSES.md table (sizes 32..512)', () => {
+  it('cell anchors match the docs/losses.md table (sizes 32..512)', () => {
     const table: Record<number, number[]> = {
       32: [-23, -11, 23, 11, -16, -16, 16, 16, -11, -23, 11, 23],
       64: [-45, -23, 45, 23, -32, -32, 32, 32, -23, -45, 23, 45],

@@ -1,6 +1,6 @@
 /**
  * meanLosses averaging, diagnose shares and flags at the documented thresholds, mask-AP validation,
- * and the alias table (LOSSES.md §13).
+ * and the alias table (docs/losses.md#names).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -61,7 +61,7 @@ describe('diagnose', () => {
 });
 
 describe('LOSS_ALIASES', () => {
-  it('maps the five torchvision names (LOSSES.md §13)', () => {
+  it('maps the five torchvision names (docs/losses.md#names)', () => {
     assert.deepEqual(LOSS_KEYS.map((k) => [LOSS_ALIASES[k].detectron2, LOSS_ALIASES[k].mmdetection, LOSS_ALIASES[k].matterport]), [
       ['loss_rpn_cls', 'loss_rpn_cls', 'rpn_class_loss'],
       ['loss_rpn_loc', 'loss_rpn_bbox', 'rpn_bbox_loss'],

@@ -1,10 +1,10 @@
 /**
  * @file Bad-input corpus over every route (test/robustness/corpus.ts): each case must get a 4xx JSON
- * error in the API.md shape with `code` and `field`, never a 5xx, and `/health/ready` must still be
- * 200 afterwards. Most cases go through `app.inject` on the real app (real model); a few go
- * through a real listening socket (aborted uploads, lying Content-Length, malformed HTTP).
- * Valid-but-odd images (1x1, grayscale 16-bit, alpha) must be answered 200.
- * Cases marked `todo` are known server bugs, documented in docs/robustness.md.
+ * error in the shape of docs/service.md#errors with `code` and `field`, never a 5xx, and `/health/ready`
+ * must still be 200 afterwards. Most cases go through `app.inject` on the real app (real model); a few go
+ * through a real listening socket (aborted uploads, lying Content-Length, malformed HTTP). Valid-but-odd
+ * images (1x1, grayscale 16-bit, alpha) must be answered 200. Cases marked `todo` are known server bugs,
+ * documented in docs/robustness.md.
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';

@@ -1,6 +1,6 @@
 /**
  * @file The bad-input corpus: hostile or broken requests over every route, each with the error the
- * API contract (shared/spec/API.md) says it must get — a 4xx JSON body `{statusCode, code, error,
+ * error contract (docs/service.md#errors) says it must get — a 4xx JSON body `{statusCode, code, error,
  * message, field}` whose `field` names the offending input where there is one.
  *
  * Data only (no test runner): test/robustness/bad-input.test.ts sends every case through

@@ -8,9 +8,9 @@
  *   the RLE codec (string round trip, decode∘encode = id, parse never throws, IoU in [0,1]);
  * - src/losses: validateGroundTruth (returns or InputError) and computeImageLosses with random
  *   logits/deltas over a real graph fixture (losses finite and >= 0, `loss` = their sum).
- * Every HTTP answer is 200 with finite JSON, or a 4xx in the API.md error shape; never a 5xx.
- * Each run has a per-case timeout (a hang fails). FUZZ_RUNS=N sets the runs per property
- * (default 80 ≈ 600 cases; `npm run test:robustness` uses 2000 ≈ 15,000 cases).
+ * Every HTTP answer is 200 with finite JSON, or a 4xx in the error shape of docs/service.md#errors; never
+ * a 5xx. Each run has a per-case timeout (a hang fails). FUZZ_RUNS=N sets the runs per property (default
+ * 80 ≈ 600 cases; `npm run test:robustness` uses 2000 ≈ 15,000 cases).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

@@ -4,7 +4,7 @@
  * as a child process (`spawnServer`: `node --import tsx src/server.ts`, or dist/src/server.js when
  * ROBUSTNESS_SERVER=dist), hand-crafted image bytes (PNG chunks with valid CRCs, so a header can
  * declare 20000x20000 pixels), a multipart body builder and the error-shape assertion every
- * bad-input case uses (API.md: `{statusCode, code, error, message, field}`).
+ * bad-input case uses (docs/service.md#errors: `{statusCode, code, error, message, field}`).
  *
  * No mocks: the model is models/shapes (the tests skip, saying why, only when it is absent).
  */
@@ -239,7 +239,7 @@ export interface ExpectedError {
   field?: string | RegExp | null;
 }
 
-/** Asserts the API.md error shape and the expectation; returns the parsed body. */
+/** Asserts the error shape (docs/service.md#errors) and the expectation; returns the parsed body. */
 export function assertError(status: number, contentType: string | undefined, text: string, exp: ExpectedError, label: string): Record<string, unknown> {
   const statuses = Array.isArray(exp.status) ? exp.status : [exp.status];
   assert.ok(status < 500, `${label}: server error ${status}: ${text.slice(0, 300)}`);

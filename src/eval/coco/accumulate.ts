@@ -1,5 +1,5 @@
 /**
- * @file `cocoeval.py: COCOeval.accumulate` (EVAL.md §3.4): per-image records → precision
+ * @file `cocoeval.py: COCOeval.accumulate` (docs/evaluation.md#accumulate): per-image records → precision
  * [T×R×K×A×M], recall [T×K×A×M] and scores [T×R×K×A×M] (all initialised to -1 = "no usable GT").
  * Accepts records from several `evaluateImages` calls (disjoint image sets) and orders them by image
  * id itself, so split-then-merge gives bit-identical arrays.

@@ -1,8 +1,8 @@
 /**
  * @file Per-image COCO evaluation: `cocoeval.py: COCOeval.evaluate` → `computeIoU` + `evaluateImg`
- * (EVAL.md §3.2-3.3). Produces one {@link ImageEvalRecord} per non-empty (image, category) cell, with
- * all area ranges and IoU thresholds, ready for `accumulate`. Records of disjoint image subsets can
- * be computed separately (in batches, in workers) and accumulated together: the result is identical.
+ * (docs/evaluation.md#matching). Produces one {@link ImageEvalRecord} per non-empty (image, category) cell,
+ * with all area ranges and IoU thresholds, ready for `accumulate`. Records of disjoint image subsets can be
+ * computed separately (in batches, in workers) and accumulated together: the result is identical.
  */
 import { cocoBoxIou } from '../box-iou.js';
 import { fail, isObject, type WarningCollector } from '../json-check.js';
@@ -18,7 +18,7 @@ import {
 
 export { ImageEvalRecord } from './records.js';
 
-/** Which detection area splits small/medium/large in segm evaluation (EVAL.md §1.2). */
+/** Which detection area splits small/medium/large in segm evaluation (docs/evaluation.md#results). */
 export type SegmAreaSource = 'loadRes' | 'mask';
 
 /** Records of a set of images, with what `accumulate` needs to combine them. */

@@ -1,6 +1,6 @@
 /**
  * @file Ground truth (`COCO(gt.json)` + `createIndex`) and results (`COCO.loadRes`) loading with
- * validation, reproducing pycocotools' semantics (EVAL.md §1) in struct-of-arrays form:
+ * validation, reproducing pycocotools' semantics (docs/evaluation.md#inputs) in struct-of-arrays form:
  *  - evaluated images = every GT image id, ascending; categories = every category id, ascending;
  *  - GT `area` taken as stored, `ignore := iscrowd`, per-cell file order;
  *  - result ids = 1-based index in the results array; `area` from the branch picked by results[0]

@@ -1,9 +1,9 @@
 /**
- * @file Greedy COCO matching of one (image, category) cell for every area range and IoU threshold:
- * the port of `cocoeval.py: COCOeval.evaluateImg` (EVAL.md §3.3), including its quirks (a later GT
- * with an equal IoU wins, crowd GTs absorb any number of detections, GT id 0 reads as unmatched,
- * unmatched out-of-range detections are ignored). Called by `coco/evaluate.ts` with the cell's IoU
- * matrix; writes one compact `ImageEvalRecord` into the arena.
+ * @file Greedy COCO matching of one (image, category) cell for every area range and IoU threshold: the port
+ * of `cocoeval.py: COCOeval.evaluateImg` (docs/evaluation.md#matching), including its quirks (a later GT
+ * with an equal IoU wins, crowd GTs absorb any number of detections, GT id 0 reads as unmatched, unmatched
+ * out-of-range detections are ignored). Called by `coco/evaluate.ts` with the cell's IoU matrix; writes one
+ * compact `ImageEvalRecord` into the arena.
  */
 import type { CocoParams } from './params.js';
 import type { ImageEvalRecord, RecordArena } from './records.js';

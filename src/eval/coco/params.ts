@@ -1,7 +1,8 @@
 /**
- * @file COCOeval parameters, exactly as `cocoeval.py: Params.setDetParams` builds them (EVAL.md §3.1),
- * plus validation of user overrides (`params.maxDets`, `params.iouThrs`, `params.areaRng`).
- * Shapes follow pycocotools: T = iouThrs, R = recThrs, K = categories, A = area ranges, M = maxDets.
+ * @file COCOeval parameters, exactly as `cocoeval.py: Params.setDetParams` builds them
+ * (docs/evaluation.md#parameters), plus validation of user overrides (`params.maxDets`, `params.iouThrs`,
+ * `params.areaRng`). Shapes follow pycocotools: T = iouThrs, R = recThrs, K = categories, A = area ranges,
+ * M = maxDets.
  */
 import { expectArray, expectInteger, expectNumber, fail, isObject, typeName } from '../json-check.js';
 import { linspace } from '../numeric.js';

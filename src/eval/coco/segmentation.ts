@@ -1,8 +1,8 @@
 /**
- * @file COCO `segmentation` values → validated RLE (`coco.py: COCO.annToRLE`, EVAL.md §2.4) and the
- * per-mask geometry the segm IoU needs (`maskApi.c: rleIou`, EVAL.md §2.7). Polygons are rasterized
- * with the *image* size; RLE dicts keep their own `size`. Used by `coco/load.ts` (results' mask areas)
- * and `coco/evaluate.ts` (masks built one image at a time).
+ * @file COCO `segmentation` values → validated RLE (`coco.py: COCO.annToRLE`, docs/evaluation.md#rle) and
+ * the per-mask geometry the segm IoU needs (`maskApi.c: rleIou`, docs/evaluation.md#iou). Polygons are
+ * rasterized with the *image* size; RLE dicts keep their own `size`. Used by `coco/load.ts` (results' mask
+ * areas) and `coco/evaluate.ts` (masks built one image at a time).
  */
 import { fail, type WarningCollector, expectArray, expectInteger, isObject, typeName } from '../json-check.js';
 import { MAX_POLYGON_STEPS, polygonSteps } from '../polygon.js';

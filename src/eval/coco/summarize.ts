@@ -1,7 +1,7 @@
 /**
- * @file `cocoeval.py: COCOeval.summarize` (the 12 AP/AR stats, EVAL.md §3.5), the per-category table
- * (detectron2/mmdet "classwise" convention) and pycocotools' printed summary lines. Means are numpy's
- * (pairwise sum over the C-ordered selection of entries > -1, divided by their count).
+ * @file `cocoeval.py: COCOeval.summarize` (the 12 AP/AR stats, docs/evaluation.md#summarize), the
+ * per-category table (detectron2/mmdet "classwise" convention) and pycocotools' printed summary lines.
+ * Means are numpy's (pairwise sum over the C-ordered selection of entries > -1, divided by their count).
  */
 import { formatFixed, pairwiseSum } from '../numeric.js';
 import type { Accumulated } from './accumulate.js';
