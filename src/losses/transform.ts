@@ -1,5 +1,5 @@
 /**
- * What `GeneralizedRCNNTransform` does to the ground truth (LOSSES.md §1): the eager-exact
+ * What `GeneralizedRCNNTransform` does to the ground truth (docs/losses.md#transform): the eager-exact
  * resized size, GT boxes scaled with the integer-size ratios, and GT masks resized with
  * torch's `interpolate(mode='nearest')` index rule.
  */
