@@ -1,0 +1,5 @@
+/** @file The SQLite migrations, in version order (add new ones at the end). */
+import type { Migration } from '../index.js';
+import { migration as m001 } from './001_initial.js';
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [m001];
