@@ -50,6 +50,10 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Whole-request timeout enforced by Node's HTTP server (REQUEST_TIMEOUT_MS, 120000). */
   readonly requestTimeoutMs: number;
+  /** Absolute directory of the SQLite store `maskrcnn-serve.db` (DATA_DIR, ./data; docs/storage.md). */
+  readonly dataDir: string;
+  /** PostgreSQL URL of the store (DATABASE_URL); when set it is used instead of DATA_DIR. Never logged. */
+  readonly databaseUrl: string | undefined;
 }
 
 /** Thrown by loadConfig; `variable` names the offending env var. */
@@ -67,6 +71,7 @@ export const CONFIG_VARIABLES = [
   'PORT', 'HOST', 'MODEL_DIR', 'MODEL_NAME', 'EXECUTION_PROVIDER', 'INTRA_OP_THREADS',
   'INFERENCE_WORKERS', 'QUEUE_SIZE', 'BODY_LIMIT', 'EVAL_BODY_LIMIT', 'EVAL_MAX_IMAGES',
   'MAX_IMAGE_PIXELS', 'LOG_LEVEL', 'WARMUP', 'SHUTDOWN_TIMEOUT_MS', 'REQUEST_TIMEOUT_MS',
+  'DATA_DIR', 'DATABASE_URL',
 ] as const;
 
 function str(env: Env, name: string): string | undefined {
@@ -123,6 +128,21 @@ function bool(env: Env, name: string, def: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(name, `must be true|false (got "${raw}")`);
+}
+
+/** DATABASE_URL: a postgres:// or postgresql:// URL; the value is never echoed (it may hold a password). */
+function databaseUrl(env: Env): string | undefined {
+  const raw = str(env, 'DATABASE_URL');
+  if (raw === undefined) return undefined;
+  let ok = false;
+  try {
+    const u = new URL(raw);
+    ok = (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.pathname.length > 1;
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new ConfigError('DATABASE_URL', 'must be a PostgreSQL URL postgres://user:password@host:5432/database (value not shown)');
+  return raw;
 }
 
 /** Recursively freezes an object graph (config is never mutated after start-up). */
@@ -190,6 +210,8 @@ export function loadConfig(
     warmup: bool(e, 'WARMUP', true),
     shutdownTimeoutMs: int(e, 'SHUTDOWN_TIMEOUT_MS', 30_000, 0, 3_600_000),
     requestTimeoutMs: int(e, 'REQUEST_TIMEOUT_MS', 120_000, 0, 3_600_000),
+    dataDir: path.resolve(cwd, str(e, 'DATA_DIR') ?? 'data'),
+    databaseUrl: databaseUrl(e),
   };
   return deepFreeze(config);
 }
