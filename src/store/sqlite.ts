@@ -87,6 +87,11 @@ export function mapSqliteError(err: unknown, file: string): unknown {
   if (err.name.startsWith('Store') || err.name === 'SchemaTooNewError' || err.name === 'InvalidCursorError') return err;
   const e = err as Error & { code?: string; errcode?: number };
   if (e.code === 'ERR_INVALID_STATE' && /not open/i.test(e.message)) return new StoreUnavailableError('The store is closed', 'closed', 5, { cause: err });
+  // creating DATA_DIR or reading an image file for createJob
+  if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return new StoreUnavailableError(`No space left for ${file} (${e.message})`, 'disk_full', 60, { cause: err });
+  if (['EACCES', 'EROFS', 'EPERM', 'ENOTDIR', 'EEXIST'].includes(String(e.code)) && 'syscall' in e && /mkdir/.test(String(e.syscall))) {
+    return new StoreUnavailableError(`Cannot create the directory of ${file} (${e.message})`, 'io', 30, { cause: err });
+  }
   if (e.code !== 'ERR_SQLITE_ERROR' || typeof e.errcode !== 'number') return err;
   switch (e.errcode & 0xff) {
     case SQLITE.BUSY:

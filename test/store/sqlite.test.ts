@@ -77,6 +77,15 @@ describe('sqlite store', () => {
     await again.close();
   });
 
+  test('a DATA_DIR that cannot be created → StoreUnavailableError naming the file', async () => {
+    const blocker = join(tempDir(), 'a-file');
+    writeFileSync(blocker, 'not a directory');
+    const err = await openStore({ dataDir: join(blocker, 'data') }).then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof StoreUnavailableError, `got ${String(err)}`);
+    assert.equal(err.reason, 'io');
+    assert.ok(err.message.includes(join(blocker, 'data', SQLITE_FILE_NAME)), err.message);
+  });
+
   test('a full disk (size cap reached) → StoreUnavailableError disk_full; the store keeps working', async () => {
     const dataDir = tempDir();
     const store = await openSqliteStore({ dataDir, maxBytes: 1024 * 1024 });
