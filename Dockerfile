@@ -9,8 +9,9 @@
 # never has to pull a frontend image (the local stand-in test runs with no registry at all).
 #
 # Build arguments
-#   NODE_BASE     image providing node + npm at /usr/local/{bin,lib} (official node images do).
-#                 Used for the build stages; only /usr/local/bin/node is copied into the runtime.
+#   NODE_BASE     image providing node + npm at /usr/local/{bin,lib} (official node images do):
+#                 Node.js 24 LTS (package.json: node >= 22.13). Used for the build stages; only
+#                 /usr/local/bin/node is copied into the runtime.
 #   RUNTIME_BASE  the runtime OS image: CUDA 12.x runtime + cuDNN 9 (onnxruntime-node 1.30's CUDA
 #                 EP is built for CUDA 12 / cuDNN 9; any 12.x runtime works). glibc >= 2.28.
 #   ORT_CUDA      cuda12 (default): install onnxruntime-node's CUDA 12 EP (downloaded from the
@@ -19,7 +20,7 @@
 # Build secret (optional, never stored in any layer)
 #   npm_ca        a PEM CA bundle trusted by npm and the ORT download, for builds behind a
 #                 TLS-intercepting proxy: --secret id=npm_ca,src=/etc/ssl/certs/ca-certificates.crt
-ARG NODE_BASE=node:20-bookworm-slim
+ARG NODE_BASE=node:24-bookworm-slim
 ARG RUNTIME_BASE=nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04
 
 # ---------------------------------------------------------------------------------------------
@@ -31,10 +32,13 @@ FROM ${NODE_BASE} AS node
 FROM ${NODE_BASE} AS deps
 ARG ORT_CUDA=cuda12
 WORKDIR /app
-ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
-# .npmrc sets onnxruntime-node-install=skip, so `npm ci` never downloads the CUDA EP by itself
-# (npm 10 runs install scripts, npm 11 may not); it is installed explicitly below.
-COPY package.json package-lock.json .npmrc ./
+# `npm ci` never downloads the CUDA EP by itself: package.json's allowScripts denies
+# onnxruntime-node's install script (npm >= 11.16; Node 24.21 ships npm 11.19), and
+# ONNXRUNTIME_NODE_INSTALL=skip makes that script a no-op should an older npm in NODE_BASE run it
+# anyway. The CUDA EP is installed explicitly below.
+ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false \
+    ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 RUN --mount=type=secret,id=npm_ca,required=false \
     set -eu; \
     if [ -s /run/secrets/npm_ca ]; then \
@@ -67,8 +71,9 @@ RUN --mount=type=secret,id=npm_ca,required=false \
 # TypeScript -> dist/ (full install incl. dev deps; only dist/ leaves this stage).
 FROM ${NODE_BASE} AS build
 WORKDIR /app
-ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
-COPY package.json package-lock.json .npmrc ./
+ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false \
+    ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 RUN --mount=type=secret,id=npm_ca,required=false \
     set -eu; \
     if [ -s /run/secrets/npm_ca ]; then \

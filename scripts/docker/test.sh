@@ -5,10 +5,10 @@
 #   1. a Docker daemon: uses the running one, else starts dockerd (root only; DOCKERD_ARGS)
 #   2. base images: local stand-ins by default (scripts/docker/make-standins.sh: debootstrap'ed
 #      Debian + this host's node/npm), for machines that cannot pull from a registry.
-#      USE_STANDINS=0 builds with the Dockerfile's real bases (node:20-bookworm-slim,
+#      USE_STANDINS=0 builds with the Dockerfile's real bases (node:24-bookworm-slim,
 #      nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04) instead.
 #   3. docker build (BuildKit, --network=host, ORT_CUDA=skip, the npm CA bundle as a build secret)
-#   4. image checks: user, healthcheck, env, contents, no CA bundle/secret inside
+#   4. image checks: user, healthcheck, env, contents (Node.js 24), no CA bundle/secret inside
 #   5. docker run (no --gpus, --network=host, PORT=<free port>): waits for /health/ready, then
 #      scripts/docker/smoke.mjs: POST /predict with a generated PNG, GET /models (provider cpu),
 #      GET /metrics; waits for Docker's HEALTHCHECK to report healthy
@@ -26,6 +26,7 @@
 #   TEST_GPUS=all (GPU host, image built with ORT_CUDA=cuda12 and the real bases: runs the
 #               containers with --gpus all, expects provider cuda, skips step 8)
 #   MOUNT_MODEL_DIR=models/shapes (the model folder mounted in step 7)
+#   EXPECT_NODE_MAJOR=24 (the Node.js major the image must ship)
 #   KEEP_CONTAINERS=1 (leave failed containers for inspection)
 set -uo pipefail
 
@@ -37,6 +38,7 @@ IMAGE=${IMAGE:-maskrcnn-serve:docker-test}
 USE_STANDINS=${USE_STANDINS:-1}
 ORT_CUDA=${ORT_CUDA:-skip}
 READY_TIMEOUT=${READY_TIMEOUT:-240}
+EXPECT_NODE_MAJOR=${EXPECT_NODE_MAJOR:-24}
 DOCKERD_ARGS=${DOCKERD_ARGS:---iptables=false --ip-masq=false --bridge=none --storage-driver=vfs}
 DOCKERD_LOG=${DOCKERD_LOG:-/tmp/maskrcnn-dockerd.log}
 ART=${ARTIFACTS_DIR:-$ROOT/test-artifacts/docker}
@@ -119,7 +121,7 @@ wait_ready() {
 # ------------------------------------------------------------------------------ 1. daemon
 phase daemon
 log "Docker daemon"
-command -v node >/dev/null || abort "prerequisites" "node (>= 20) is needed on the host for the HTTP checks"
+command -v node >/dev/null || abort "prerequisites" "node (>= 22.13) is needed on the host for the HTTP checks"
 command -v "$DOCKER" >/dev/null || abort "prerequisites" "no docker CLI (apt-get install -y docker.io)"
 if ! "$DOCKER" info >/dev/null 2>&1; then
   if [[ $(id -u) -eq 0 ]] && command -v dockerd >/dev/null; then
@@ -149,7 +151,7 @@ fi
 phase stand-ins
 if [[ "$USE_STANDINS" = 1 ]]; then
   log "Stand-in base images"
-  NODE_BASE=${NODE_BASE:-maskrcnn-standin/node:20-bookworm-slim}
+  NODE_BASE=${NODE_BASE:-maskrcnn-standin/node:24-bookworm-slim}
   RUNTIME_BASE=${RUNTIME_BASE:-maskrcnn-standin/debian:bookworm}
   t0=$SECONDS
   if STANDIN_NODE_IMAGE=$NODE_BASE STANDIN_OS_IMAGE=$RUNTIME_BASE DOCKER=$DOCKER \
@@ -159,7 +161,7 @@ if [[ "$USE_STANDINS" = 1 ]]; then
     abort "stand-in base images" "scripts/docker/make-standins.sh failed"
   fi
 else
-  NODE_BASE=${NODE_BASE:-node:20-bookworm-slim}
+  NODE_BASE=${NODE_BASE:-node:24-bookworm-slim}
   RUNTIME_BASE=${RUNTIME_BASE:-nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04}
 fi
 
@@ -229,6 +231,7 @@ contents=$("$DOCKER" run --rm --network=none "$IMAGE" sh -c '
   fi
   ls node_modules/onnxruntime-node/bin/napi-v6/linux/x64 | tr "\n" " " | sed "s/^/ort-libs: /"; echo
   echo "node $(node --version); uid $(id -u)"
+  case "$(node --version)" in v'"$EXPECT_NODE_MAJOR"'.*) ;; *) bad="$bad node-is-not-v'"$EXPECT_NODE_MAJOR"'";; esac
   [ -z "$bad" ] || { echo "PROBLEMS:$bad"; exit 1; }' 2>&1)
 if [[ $? -eq 0 ]]; then pass "image contents" "$(echo "$contents" | tr '\n' ';')"; else fail "image contents" "$(echo "$contents" | tr '\n' ';')"; fi
 if "$DOCKER" history --no-trunc "$IMAGE" 2>/dev/null | grep -q -e 'BEGIN CERTIFICATE' -e 'npm_config_cafile='; then
