@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
@@ -13,6 +14,18 @@ import { loadConfig, type Config } from '../src/config.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const MODEL_DIR = resolve(ROOT, 'models');
+
+/**
+ * Whether onnxruntime-node's CUDA execution provider library is installed for this platform: the
+ * Docker image installs it on purpose, `npm ci` does not. Without it EXECUTION_PROVIDER=cuda must
+ * fail with a clear message; with it, CUDA loads where a GPU and its driver are present, and fails
+ * with that same message elsewhere.
+ */
+export const CUDA_EP_INSTALLED = existsSync(resolve(ROOT, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6',
+  process.platform, process.arch, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'));
+
+/** The message a pool or app gives when EXECUTION_PROVIDER=cuda and CUDA cannot be loaded. */
+export const CUDA_UNAVAILABLE = /EXECUTION_PROVIDER=cuda but the CUDA execution provider cannot be loaded: \S/;
 
 /** Anything with `after` (a node:test context or suite). */
 export interface AfterHook { after(fn: () => unknown): void }

@@ -1,19 +1,19 @@
 /**
  * session.ts with the real default graph (models/shapes): the generic run API (every output as a
- * typed array + dims), zero-copy transfer, the bounded queue, CUDA requested on a CPU-only build,
- * the main thread staying responsive while the worker runs the graph, reservations (admission
- * before decoding), `fetches`, FIFO order with a job waiting inside the worker, and stopping a pool
- * whose worker is inside session.run() without aborting the process.
+ * typed array + dims), zero-copy transfer, the bounded queue, CUDA requested where it cannot load
+ * (and where it can), the main thread staying idle while the worker runs the graph, reservations
+ * (admission before decoding), `fetches`, FIFO order with a job waiting inside the worker, and
+ * stopping a pool whose worker is inside session.run() without aborting the process.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { loadModelFiles } from '../../src/pipeline/manifest.js';
 import { buildFeeds, toChwFloat } from '../../src/pipeline/preprocess.js';
 import { spawnSync } from 'node:child_process';
 import { InferencePool, PoolClosedError, QueueFullError } from '../../src/pipeline/session.js';
-import { MODEL_DIR, ROOT } from '../helper.js';
+import { CUDA_EP_INSTALLED, CUDA_UNAVAILABLE, MODEL_DIR, ROOT } from '../helper.js';
 
 const inputs = { image: 'image', gtBoxes: 'gt_boxes' };
 const feeds = (w = 160, h = 120) => buildFeeds(toChwFloat(new Uint8Array(w * h * 3).fill(90), w, h), inputs);
@@ -60,18 +60,19 @@ describe('InferencePool on the shapes model', () => {
     await first;
   });
 
-  test('the main event loop keeps running while the worker runs the graph', async () => {
-    const h = monitorEventLoopDelay({ resolution: 5 });
-    h.enable();
-    let ticks = 0;
-    const timer = setInterval(() => { ticks++; }, 10);
-    const t0 = Date.now();
+  test('the main event loop stays idle while the worker runs the graph', async () => {
+    // No wall-clock budget (the time depends on the machine and its load): the event-loop
+    // utilization over the inference is the share of its wall time the main thread spent running
+    // instead of waiting for events. With the graph on the worker it stays near 0 however long the
+    // inference takes; with the graph (or any wait for it) on the main thread it approaches 1.
+    // Waiting for the CPU while idle counts as idle, so a busy machine does not raise it (here: about
+    // 3% of a 0.4-1 s inference; 100% with the main thread blocked until the result).
+    const elu0 = performance.eventLoopUtilization();
+    const t0 = performance.now();
     await pool.run(feeds(320, 240));
-    const ms = Date.now() - t0;
-    clearInterval(timer);
-    h.disable();
-    assert.ok(h.max / 1e6 < 150, `event loop blocked for ${(h.max / 1e6).toFixed(0)} ms during a ${ms} ms inference`);
-    assert.ok(ticks >= Math.floor(ms / 10 / 3), `only ${ticks} timer ticks in ${ms} ms`);
+    const ms = performance.now() - t0;
+    const { utilization } = performance.eventLoopUtilization(elu0);
+    assert.ok(utilization < 0.5, `main thread busy ${(100 * utilization).toFixed(1)}% of a ${ms.toFixed(0)} ms inference`);
   });
 
   test('reserve(): a held place counts against capacity; run() uses it; release() is idempotent', async () => {
@@ -154,19 +155,44 @@ describe('stopping a pool while its worker is inside session.run() (in a child p
   });
 });
 
-test('EXPECTED FAILURE - EXECUTION_PROVIDER=cuda on a build without the CUDA EP fails with a clear message', async () => {
+/** Whether EXECUTION_PROVIDER=cuda loads here (found by the first test below; auto must agree). */
+let cudaLoads: boolean | undefined;
+
+test('EXPECTED FAILURE - EXECUTION_PROVIDER=cuda where CUDA cannot load fails with a clear message, never falls back', async () => {
   const { graphPath } = await loadModelFiles(MODEL_DIR, 'shapes');
-  await assert.rejects(
-    InferencePool.create({ graphPath, executionProvider: 'cuda', intraOpThreads: 1, workers: 1, queueSize: 1 }),
-    /EXECUTION_PROVIDER=cuda but the CUDA execution provider cannot be loaded/,
-  );
+  // npm ci leaves onnxruntime-node without its CUDA EP library: CUDA cannot load at all. With the
+  // library (the Docker image) CUDA loads on a GPU host and fails, with the same message, elsewhere.
+  // Either way the pool never runs on the CPU instead.
+  const pool = await InferencePool.create({ graphPath, executionProvider: 'cuda', intraOpThreads: 1, workers: 1, queueSize: 1 })
+    .catch((err: Error) => {
+      assert.match(err.message, CUDA_UNAVAILABLE);
+      return null;
+    });
+  cudaLoads = pool !== null;
+  if (pool) {
+    try {
+      assert.ok(CUDA_EP_INSTALLED, 'EXECUTION_PROVIDER=cuda created a pool without the CUDA EP library installed');
+      assert.equal(pool.info.provider, 'cuda');
+      assert.equal(pool.info.fallbackReason, undefined);
+    } finally {
+      await pool.close();
+    }
+  }
 });
 
-test('auto falls back to CPU and says why', async () => {
-  const pool = await InferencePool.create({ graphPath: join(MODEL_DIR, 'shapes', 'model.onnx'), executionProvider: 'auto', intraOpThreads: 1, workers: 1, queueSize: 1 });
+test('auto uses CUDA where it loads, else falls back to CPU and says why', async () => {
+  const graphPath = join(MODEL_DIR, 'shapes', 'model.onnx');
+  cudaLoads ??= await InferencePool.create({ graphPath, executionProvider: 'cuda', intraOpThreads: 1, workers: 1, queueSize: 1 })
+    .then(async (p) => { await p.close(); return true; }, () => false);
+  const pool = await InferencePool.create({ graphPath, executionProvider: 'auto', intraOpThreads: 1, workers: 1, queueSize: 1 });
   try {
-    assert.equal(pool.info.provider, 'cpu');
-    assert.match(pool.info.fallbackReason ?? '', /\S/);
+    if (cudaLoads) {
+      assert.equal(pool.info.provider, 'cuda');
+      assert.equal(pool.info.fallbackReason, undefined);
+    } else {
+      assert.equal(pool.info.provider, 'cpu');
+      assert.match(pool.info.fallbackReason ?? '', /\S/);
+    }
   } finally {
     await pool.close();
   }
