@@ -39,7 +39,7 @@ const results: object[] = [];
 const t0 = performance.now();
 for (const im of gt.images) {
   const bytes = await readFile(join(dir, 'images', im.file_name));
-  const p = await app.model.predict(bytes, {
+  const p = await app.models.get().require().predict(bytes, {
     scoreThreshold: 0, maxDetections: 100, maskFormat: 'rle', render: false, field: 'image',
   });
   for (const inst of p.instances) {

@@ -33,10 +33,12 @@ const FIXED_ENV: Record<string, string> = {
 export async function generateOpenApi(): Promise<string> {
   const { loadConfig } = await import('../src/config.js');
   const { buildApp } = await import('../src/app.js');
+  const { MemoryStore } = await import('../src/jobs/memory-store.js');
   const app = await buildApp(loadConfig(FIXED_ENV, [], ROOT), {
     logger: false,
     waitForModel: false,
     swagger: { ui: false },
+    jobs: { store: new MemoryStore() }, // the document needs the routes, not a database
   });
   try {
     return `${JSON.stringify(app.swagger(), null, 2)}\n`;

@@ -3,10 +3,12 @@
  * `inject` or `listen({port: 0})`; src/server.ts listens and handles signals).
  *
  * Registration order is explicit and is the data flow: error handlers → metrics → swagger (it must
- * see every route) → multipart → model → routes (health, models, predict, evaluate).
+ * see every route) → multipart → engines (models: the registry; jobs: the store and the job
+ * service) → routes (health, models, predict, evaluate, evaluations).
  * Shutdown: `app.close()` stops accepting connections, and from then on every request that still
- * arrives on an open connection gets 503 MRC_ERR_SHUTTING_DOWN; requests already running finish,
- * then the model plugin lets running inferences end and releases the sessions.
+ * arrives on an open connection gets 503 MRC_ERR_SHUTTING_DOWN; requests already running finish;
+ * running jobs stop at their next image and stay resumable, the store closes, then the models let
+ * running inferences end and release the sessions.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -14,10 +16,11 @@ import multipart from '@fastify/multipart';
 import type { Config } from './config.js';
 import { Errors, installErrorHandlers, sendError, withField } from './errors.js';
 import metricsPlugin, { type MetricsPluginOptions } from './plugins/metrics.js';
-import modelPlugin from './plugins/model.js';
+import modelsPlugin from './plugins/models.js';
 import swaggerPlugin, { type SwaggerPluginOptions } from './plugins/swagger.js';
 import evaluateRoutes from './routes/evaluate.js';
-import evaluationsRoutes, { type EvaluationsPluginOptions } from './routes/evaluations.js'; // evaluation jobs
+import evaluationsRoutes from './routes/evaluations.js'; // evaluation jobs
+import jobsPlugin, { type JobsPluginOptions } from './plugins/jobs.js';
 import healthRoutes from './routes/health.js';
 import modelsRoutes from './routes/models.js';
 import predictRoutes from './routes/predict.js';
@@ -30,8 +33,8 @@ export interface BuildOptions {
   waitForModel?: boolean;
   metrics?: MetricsPluginOptions;
   swagger?: SwaggerPluginOptions;
-  /** Evaluation-job limits overriding the JOBS_* variables (tests). */
-  jobs?: EvaluationsPluginOptions;
+  /** The job store and service (tests: a given store, the temp root, a clock); limits are JOBS_* in the config. */
+  jobs?: JobsPluginOptions;
 }
 
 declare module 'fastify' {
@@ -45,7 +48,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Builds the app: plugins, then routes, then `ready()`.
- * @throws ModelLoadError (waitForModel) naming the missing file, bad sha256, bad manifest or EP.
+ * @throws ModelLoadError (waitForModel) naming the missing file, bad sha256, bad manifest or EP;
+ *   StoreCorruptError / SchemaTooNewError (the job store cannot be opened).
  */
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -101,13 +105,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     limits: { fileSize: config.bodyLimit, files: 2, fields: 8, parts: 16, headerPairs: 200 },
     throwFileSizeLimit: true,
   });
-  await app.register(modelPlugin, { waitForModel: opts.waitForModel ?? true });
+  await app.register(modelsPlugin, { waitForModel: opts.waitForModel ?? true });
+  await app.register(jobsPlugin, { waitForStore: opts.waitForModel ?? true, ...opts.jobs });
 
   await app.register(healthRoutes);
   await app.register(modelsRoutes);
   await app.register(predictRoutes);
   await app.register(evaluateRoutes);
-  await app.register(evaluationsRoutes, opts.jobs ?? {}); // evaluation jobs: /evaluations (docs/jobs.md)
+  await app.register(evaluationsRoutes); // evaluation jobs: /evaluations (docs/jobs.md)
 
   await app.ready();
   return app;

@@ -54,6 +54,29 @@ export interface Config {
   readonly dataDir: string;
   /** PostgreSQL URL of the store (DATABASE_URL); when set it is used instead of DATA_DIR. Never logged. */
   readonly databaseUrl: string | undefined;
+  /** Evaluation jobs (JOBS_*, docs/jobs.md). */
+  readonly jobs: JobsConfig;
+}
+
+/** Limits and timing of evaluation jobs (POST /evaluations). */
+export interface JobsConfig {
+  /** Jobs running at once in this process (JOBS_MAX_CONCURRENT, 1). */
+  readonly maxConcurrent: number;
+  /** Jobs waiting to run; uploads in progress hold a slot too (JOBS_MAX_QUEUED, 8). */
+  readonly maxQueued: number;
+  /** Jobs kept; when full the oldest finished one is deleted (JOBS_MAX_STORED, 100). */
+  readonly maxStored: number;
+  /** A finished job is forgotten this long after it ended (JOBS_TTL_SECONDS, 3600). */
+  readonly ttlMs: number;
+  /** Images in one model-mode job (JOBS_MAX_IMAGES, 10000). */
+  readonly maxImages: number;
+  /** All multipart parts of one job together (JOBS_MAX_UPLOAD, 2 GiB). */
+  readonly maxUploadBytes: number;
+  /**
+   * A running job's lease (JOBS_LEASE_SECONDS, 15): renewed every third of it while the job runs;
+   * a job whose process died is taken over (and resumed) once its lease lapsed.
+   */
+  readonly leaseMs: number;
 }
 
 /** Thrown by loadConfig; `variable` names the offending env var. */
@@ -72,6 +95,8 @@ export const CONFIG_VARIABLES = [
   'INFERENCE_WORKERS', 'QUEUE_SIZE', 'BODY_LIMIT', 'EVAL_BODY_LIMIT', 'EVAL_MAX_IMAGES',
   'MAX_IMAGE_PIXELS', 'LOG_LEVEL', 'WARMUP', 'SHUTDOWN_TIMEOUT_MS', 'REQUEST_TIMEOUT_MS',
   'DATA_DIR', 'DATABASE_URL',
+  'JOBS_MAX_CONCURRENT', 'JOBS_MAX_QUEUED', 'JOBS_MAX_STORED', 'JOBS_TTL_SECONDS', 'JOBS_MAX_IMAGES', 'JOBS_MAX_UPLOAD',
+  'JOBS_LEASE_SECONDS',
 ] as const;
 
 function str(env: Env, name: string): string | undefined {
@@ -212,6 +237,15 @@ export function loadConfig(
     requestTimeoutMs: int(e, 'REQUEST_TIMEOUT_MS', 120_000, 0, 3_600_000),
     dataDir: path.resolve(cwd, str(e, 'DATA_DIR') ?? 'data'),
     databaseUrl: databaseUrl(e),
+    jobs: {
+      maxConcurrent: int(e, 'JOBS_MAX_CONCURRENT', 1, 1, 64),
+      maxQueued: int(e, 'JOBS_MAX_QUEUED', 8, 0, 10_000),
+      maxStored: int(e, 'JOBS_MAX_STORED', 100, 1, 100_000),
+      ttlMs: int(e, 'JOBS_TTL_SECONDS', 3600, 1, 30 * 86400) * 1000,
+      maxImages: int(e, 'JOBS_MAX_IMAGES', 10_000, 1, 10_000_000),
+      maxUploadBytes: bytes(e, 'JOBS_MAX_UPLOAD', 2 * 1024 ** 3, 1024),
+      leaseMs: int(e, 'JOBS_LEASE_SECONDS', 15, 2, 3600) * 1000,
+    },
   };
   return deepFreeze(config);
 }

@@ -1,5 +1,7 @@
 /**
- * @file The one error catalog (MRC_ERR_*, built with @fastify/error) and the one error handler.
+ * @file The HTTP edge of errors: the catalog of HTTP-level errors (MRC_ERR_*, built with
+ * @fastify/error), the ONE table mapping the parts' typed errors (src/failure.ts subclasses: pipeline,
+ * models, evaluation, jobs; the cores' InputError) to statuses, and the one error handler.
  *
  * Every error response, whatever raised it (our code, Fastify's validation or content-type parsing,
  * @fastify/multipart, the eval/losses cores' InputError, the 404 handler), has exactly the shape
@@ -12,6 +14,8 @@ import { STATUS_CODES } from 'node:http';
 import createError, { type FastifyError } from '@fastify/error';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InputError } from './eval/errors.js';
+import { Failure } from './failure.js';
+import { StoreUnavailableError } from './store/errors.js';
 
 /** Body of every error response. */
 export interface ErrorBody {
@@ -52,8 +56,35 @@ export const Errors = {
 } as const;
 /* eslint-enable @typescript-eslint/naming-convention */
 
+/**
+ * HTTP status of each typed error's code (src/failure.ts): the one place where the service's
+ * errors become statuses. A code missing here is a 500.
+ */
+export const FAILURE_STATUS: Readonly<Record<string, number>> = {
+  // input (src/pipeline/errors.ts, src/evaluation/errors.ts)
+  MRC_ERR_EMPTY_BODY: 400,
+  MRC_ERR_MULTIPART: 400,
+  MRC_ERR_INVALID_JSON: 400,
+  MRC_ERR_PAYLOAD_TOO_LARGE: 413,
+  MRC_ERR_IMAGE_TOO_LARGE: 413,
+  MRC_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  MRC_ERR_IMAGE_DECODE: 422,
+  MRC_ERR_IMAGE_UNSUPPORTED: 422,
+  // models (src/models/errors.ts) and the inference pool
+  MRC_ERR_MODEL_NOT_FOUND: 404,
+  MRC_ERR_QUEUE_FULL: 503,
+  MRC_ERR_MODEL_NOT_READY: 503,
+  MRC_ERR_SHUTTING_DOWN: 503,
+  MRC_ERR_INFERENCE: 500,
+  // jobs (src/jobs/errors.ts)
+  MRC_ERR_JOB_NOT_FOUND: 404,
+  MRC_ERR_JOB_NOT_DONE: 409,
+  MRC_ERR_JOB_CANCELLED: 409,
+  MRC_ERR_TOO_MANY_JOBS: 429,
+};
+
 /** 5xx codes whose catalog message is fixed text and may be shown to clients. */
-const PUBLIC_5XX = new Set(['MRC_ERR_QUEUE_FULL', 'MRC_ERR_MODEL_NOT_READY', 'MRC_ERR_SHUTTING_DOWN']);
+const PUBLIC_5XX = new Set(['MRC_ERR_QUEUE_FULL', 'MRC_ERR_MODEL_NOT_READY', 'MRC_ERR_SHUTTING_DOWN', 'MRC_ERR_STORE_UNAVAILABLE']);
 
 /** Attaches the offending input path (e.g. `querystring.max_detections`) to an error. */
 export function withField<E extends Error>(err: E, field: string): E & { field: string } {
@@ -92,6 +123,13 @@ export function normalizeError(raw: unknown): { statusCode: number; code: string
   };
   if (err instanceof InputError) {
     return { statusCode: err.statusCode, code: 'MRC_ERR_INVALID_INPUT', message: err.message, field: err.path };
+  }
+  if (err instanceof Failure) {
+    return { statusCode: FAILURE_STATUS[err.code] ?? 500, code: err.code, message: err.message, field: err.field };
+  }
+  if (err instanceof StoreUnavailableError) {
+    // the store's own message may name hosts or files: a fixed text for clients (the log has the cause)
+    return { statusCode: 503, code: err.code, message: 'The job store is unavailable, retry later', field: null };
   }
   if (err.validation) {
     return { statusCode: 400, code: 'MRC_ERR_VALIDATION', message: err.message, field: validationField(err) };
@@ -153,9 +191,15 @@ export function errorBody(n: ReturnType<typeof normalizeError>, requestId: strin
   return body;
 }
 
-/** Retry-After of a 503: the error's own estimate (`retryAfter`, seconds), else any already set, else 1. */
+/** Seconds to wait that an error carries: `retryAfter` (typed errors, catalog errors), `retryAfterSeconds` (store). */
+function retryAfterOf(err: unknown): unknown {
+  const e = err as { retryAfter?: unknown; retryAfterSeconds?: unknown } | null;
+  return e?.retryAfter ?? e?.retryAfterSeconds;
+}
+
+/** Retry-After of a 503 or 429: the error's own estimate (seconds), else any already set, else 1. */
 function setRetryAfter(reply: FastifyReply, err: unknown): void {
-  const s = (err as { retryAfter?: unknown } | null)?.retryAfter;
+  const s = retryAfterOf(err);
   if (typeof s === 'number' && Number.isFinite(s) && s > 0) reply.header('retry-after', String(Math.ceil(s)));
   else if (!reply.hasHeader('retry-after')) reply.header('retry-after', '1');
 }
@@ -163,7 +207,7 @@ function setRetryAfter(reply: FastifyReply, err: unknown): void {
 /** Sends an error in the catalog shape from anywhere (hooks that run before the handler). */
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const n = normalizeError(err);
-  if (n.statusCode === 503) setRetryAfter(reply, err);
+  if (n.statusCode === 503 || n.statusCode === 429) setRetryAfter(reply, err);
   return reply.code(n.statusCode).type('application/json; charset=utf-8').send(errorBody(n, String(reply.request.id)));
 }
 
@@ -177,7 +221,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const ctx = { err: error, method: request.method, url: request.url, query: request.query, code: n.code };
     if (n.statusCode >= 500 && !PUBLIC_5XX.has(n.code)) request.log.error(ctx, 'request failed');
     else request.log.info({ code: n.code, field: n.field, statusCode: n.statusCode, reason: n.message }, 'request rejected');
-    if (n.statusCode === 503) setRetryAfter(reply, error);
+    if (n.statusCode === 503 || n.statusCode === 429) setRetryAfter(reply, error);
     return reply.code(n.statusCode).type('application/json; charset=utf-8').send(errorBody(n, String(request.id)));
   });
   app.setNotFoundHandler(function notFound(request: FastifyRequest, reply: FastifyReply) {

@@ -3,7 +3,9 @@
  *
  * The server listens before the model is loaded: /health/live answers at once and /health/ready
  * says 503 until load + warm-up are done. A model that cannot load (missing file, sha256 mismatch,
- * bad manifest, CUDA requested but unavailable) ends the process with exit code 1 and the reason.
+ * bad manifest, CUDA requested but unavailable) ends the process with exit code 1 and the reason;
+ * so does a job store that cannot be opened at all (a corrupt SQLite file: the message names it).
+ * Once the model is ready, jobs left unfinished by a previous process resume by themselves.
  * On SIGTERM/SIGINT/SIGHUP (src/shutdown.ts): stop accepting connections, answer 503 to requests
  * that still arrive on open connections, let in-flight requests and inferences finish, exit 0; a
  * second signal or SHUTDOWN_TIMEOUT_MS forces exit 1 (queued requests get 503, the inference in
@@ -33,7 +35,7 @@ installShutdown({
   delayMs: config.shutdownTimeoutMs,
   log: app.log,
   close: () => app.close(),
-  force: () => app.model.abandon(),
+  force: () => app.models.abandon(),
   exit: (code) => process.exit(code),
 });
 
@@ -45,8 +47,18 @@ try {
   process.exit(1);
 }
 
-app.model.loaded.then(
-  () => app.log.info({ model: app.model.files?.manifest.name, provider: app.model.session?.provider }, 'ready'),
+// The job store opens in the background (retried while the database is unavailable); a store that
+// cannot be opened at all (a corrupt SQLite file, a schema from a newer version) ends the process.
+app.jobStore.opened.catch(async (err: unknown) => {
+  const message = `job store cannot be opened: ${(err as Error).message}`;
+  app.log.fatal({ err }, message);
+  process.stderr.write(`${message}\n`);
+  await app.close().catch(() => undefined);
+  process.exit(1);
+});
+
+app.models.loaded.then(
+  () => app.log.info({ model: app.models.default.name, provider: app.models.default.session?.provider }, 'ready'),
   async (err: unknown) => {
     app.log.fatal({ err }, `model failed to load: ${(err as Error).message}`);
     await app.close().catch(() => undefined);

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { buildApp, type BuildOptions } from '../src/app.js';
@@ -30,11 +32,24 @@ export const CUDA_UNAVAILABLE = /EXECUTION_PROVIDER=cuda but the CUDA execution 
 /** Anything with `after` (a node:test context or suite). */
 export interface AfterHook { after(fn: () => unknown): void }
 
-/** Config for tests: real model, silent, 1 worker × 1 thread; `env` overrides. */
+/** Per test process: one temp dir holding each app's DATA_DIR (the job store), removed at exit. */
+let dataRoot: string | null = null;
+
+/** A fresh DATA_DIR (an empty job store) for one app of this test process. */
+export function testDataDir(): string {
+  if (!dataRoot) {
+    const root = mkdtempSync(join(tmpdir(), 'mrcnn-test-data-'));
+    dataRoot = root;
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  }
+  return mkdtempSync(join(dataRoot, 'app-'));
+}
+
+/** Config for tests: real model, silent, 1 worker × 1 thread, a fresh DATA_DIR; `env` overrides. */
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
     MODEL_DIR, MODEL_NAME: 'shapes', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent',
-    INFERENCE_WORKERS: '1', INTRA_OP_THREADS: '1', EXECUTION_PROVIDER: 'cpu', ...env,
+    INFERENCE_WORKERS: '1', INTRA_OP_THREADS: '1', EXECUTION_PROVIDER: 'cpu', DATA_DIR: testDataDir(), ...env,
   }, [], ROOT);
 }
 

@@ -178,11 +178,11 @@ async function inProcess(
   query: URLSearchParams, annotations: unknown, files: Array<{ fileName: string; path: string }>,
   detections: string | null, progress: ProgressBar, reportFile: string | undefined,
 ): Promise<{ job: JobView; report: string | null }> {
-  const [{ buildApp }, { loadConfig }, { loadJobsConfig }, { JobStore }, { prepareModelInput, runJob }, { jobView }, { renderReport }] = await Promise.all([
-    import('../app.js'), import('../config.js'), import('../jobs/config.js'), import('../jobs/store.js'), import('../jobs/runner.js'),
-    import('../routes/evaluations.js'), import('../report/html.js'),
+  const [{ buildApp }, { loadConfig }, { MemoryStore }, { JobService, detectionsTotal }, { prepareModelInput }, { jobView }, { renderReport }, { errorBody, normalizeError }] = await Promise.all([
+    import('../app.js'), import('../config.js'), import('../jobs/memory-store.js'), import('../jobs/service.js'), import('../evaluation/model-input.js'),
+    import('../jobs/view.js'), import('../report/html.js'), import('../errors.js'),
   ]);
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env });
+  const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env, JOBS_MAX_QUEUED: '1' });
   const opts = {
     ...(query.get('iou_types') ? { iouTypes: query.get('iou_types')!.split(',').map((s) => s.trim()) as Array<'bbox' | 'segm'> } : {}),
     ...(query.get('voc_mode') ? { vocMode: query.get('voc_mode') as 'area' | '11points' } : {}),
@@ -190,25 +190,50 @@ async function inProcess(
     lossSampling: (query.get('loss_sampling') ?? 'expected') as 'expected' | 'all',
   };
   if (opts.lossSampling !== 'expected' && opts.lossSampling !== 'all') throw new Error('--loss-sampling must be expected or all');
-  // Detections mode needs no model: a bare job store. Model mode: the whole app (model, workers).
-  const app = detections === null ? await buildApp(config, { logger: false, jobs: { limits: { maxQueued: 1 } } }) : null;
-  const store = app ? app.jobs : new JobStore(loadJobsConfig(config, process.env, { maxQueued: 1 }), (j) => runJob(j, { model: null }));
+  // Nothing to keep after the command: the jobs live in memory. Detections mode needs no model: a
+  // bare job service. Model mode: the whole app (model, workers) with the same service.
+  const store = new MemoryStore();
+  const app = detections === null ? await buildApp(config, { logger: false, jobs: { store } }) : null;
+  const service = app ? app.jobs : new JobService({
+    store, limits: config.jobs,
+    model: () => Promise.reject(new Error('detections mode runs no model')),
+    describeError: (err) => {
+      const b = errorBody(normalizeError(err), '');
+      return { statusCode: b.statusCode, code: b.code, message: b.message, field: b.field };
+    },
+  });
+  if (!app) service.start();
   try {
-    const job = detections !== null
-      ? store.submit({ mode: 'detections', groundTruth: annotations, detections: JSON.parse(detections) as unknown }, opts, null)
-      : store.submit({ mode: 'model', ...prepareModelInput(annotations, files.map((f, i) => ({ ...f, field: `image[${i}]` }))) }, opts, null);
-    const ttl = store.limits.ttlMs;
-    let view = jobView(job, ttl) as unknown as JobView;
+    let job;
+    if (detections !== null) {
+      const dets = JSON.parse(detections) as unknown;
+      job = await service.submit({ mode: 'detections', groundTruth: annotations, detections: dets, options: opts, total: detectionsTotal(annotations) });
+    } else {
+      const prepared = prepareModelInput(annotations, files.map((f, i) => ({ ...f, field: `image[${i}]` })));
+      const model = app!.models.get().require();
+      job = await service.submit({
+        mode: 'model', annotations: prepared.annotations, options: opts, modelName: model.name, modelVersion: model.version,
+        images: prepared.images.map((f, k) => ({ index: k, fileName: f.fileName, field: f.field, path: f.path })),
+      });
+    }
+    let view = jobView(job) as unknown as JobView;
     while (!['done', 'failed', 'cancelled'].includes(view.status)) {
       show(progress, view);
       await sleep(progress.tty ? 200 : 1000);
-      view = jobView(job, ttl) as unknown as JobView;
+      job = await service.get(job.id);
+      view = jobView(job) as unknown as JobView;
     }
     show(progress, view);
-    return { job: view, report: reportFile && job.status === 'done' ? renderReport(job) : null };
+    let report: string | null = null;
+    if (reportFile && job.status === 'done') {
+      const r = await service.report(job.id);
+      report = renderReport(r.job, r.report);
+    }
+    return { job: view, report };
   } finally {
     if (app) await app.close();
-    else await store.close();
+    else await service.close();
+    await store.close();
   }
 }
 

@@ -8,6 +8,14 @@ import { InputError, type Warning } from './errors.js';
 
 export type JsonObject = Record<string, unknown>;
 
+/** One kind of warning as {@link WarningCollector} holds it. */
+export interface WarningEntry {
+  kind: string;
+  path: string;
+  message: string;
+  count: number;
+}
+
 /** Throw an `InputError` for `path`. */
 export function fail(path: string, message: string, statusCode: 400 | 413 | 422 = 422): never {
   throw new InputError(path, message, statusCode);
@@ -91,6 +99,23 @@ export class WarningCollector {
   /** Record `count` occurrences at once (a message that already states the count). */
   addSummary(kind: string, path: string, message: string): void {
     this.kinds.set(kind, { path, message, count: 1 });
+  }
+
+  /** Every kind with its first path, message and count (what {@link merge} takes; serialisable). */
+  entries(): WarningEntry[] {
+    return [...this.kinds.entries()].map(([kind, { path, message, count }]) => ({ kind, path, message, count }));
+  }
+
+  /**
+   * Adds entries collected elsewhere (another batch of the same evaluation), as if they had been
+   * recorded here in that order: a kind already present keeps its first path and adds the count.
+   */
+  merge(entries: readonly WarningEntry[]): void {
+    for (const e of entries) {
+      const k = this.kinds.get(e.kind);
+      if (k) k.count += e.count;
+      else this.kinds.set(e.kind, { path: e.path, message: e.message, count: e.count });
+    }
   }
 
   /** One `Warning` per kind; the path is the first occurrence's. */

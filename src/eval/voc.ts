@@ -212,23 +212,36 @@ export function evalMap(
       for (let j = 0; j < n; j++) scores[o + j] = dets[5 * j + 4]!;
       o += n;
     });
-    const numGts = numGtsOf[c]!;
-    const recall = new Float64Array(numDets), precision = new Float32Array(numDets);
-    const denomGt = Math.max(numGts, EPS_F32);
-    let ctp = 0, cfp = 0;
-    const ord = argsortDesc(scores);
-    for (let j = 0; j < numDets; j++) {
-      const d = ord[j]!;
-      ctp += tp[d]!;
-      cfp += fp[d]!;
-      recall[j] = ctp / denomGt;
-      precision[j] = ctp / Math.max(ctp + cfp, EPS_F32); // Float32Array store = float32 division
-    }
-    results.push({ numGts, numDets, recall, precision, ap: averagePrecision(recall, precision, mode) });
+    results.push(classResult(numGtsOf[c]!, scores, tp, fp, mode));
   }
+  return { meanAp: meanAveragePrecision(results), results };
+}
+
+/**
+ * One class's recall/precision/AP from its detections over all images (`scores`, `tp`, `fp` in
+ * image order, each image's in its own order): the tail of `mean_ap.py: eval_map`'s class loop
+ * (one stable sort by score, cumulative tp/fp).
+ */
+export function classResult(numGts: number, scores: Float32Array, tp: Uint8Array, fp: Uint8Array, mode: VocMode): VocClassResult {
+  const numDets = scores.length;
+  const recall = new Float64Array(numDets), precision = new Float32Array(numDets);
+  const denomGt = Math.max(numGts, EPS_F32);
+  let ctp = 0, cfp = 0;
+  const ord = argsortDesc(scores);
+  for (let j = 0; j < numDets; j++) {
+    const d = ord[j]!;
+    ctp += tp[d]!;
+    cfp += fp[d]!;
+    recall[j] = ctp / denomGt;
+    precision[j] = ctp / Math.max(ctp + cfp, EPS_F32); // Float32Array store = float32 division
+  }
+  return { numGts, numDets, recall, precision, ap: averagePrecision(recall, precision, mode) };
+}
+
+/** mAP as eval_map gives it: float32 mean of the APs of classes with GT, 0 when none has GT. */
+export function meanAveragePrecision(results: readonly VocClassResult[]): number {
   const aps = results.filter((r) => r.numGts > 0).map((r) => r.ap);
-  const meanAp = aps.length ? f32(pairwiseSumF32(aps) / aps.length) : 0;
-  return { meanAp, results };
+  return aps.length ? f32(pairwiseSumF32(aps) / aps.length) : 0;
 }
 
 /** Table recall: float32 of the last recall, 0 without detections (`print_map_summary`). */

@@ -1,19 +1,42 @@
 /**
- * @file Errors of the evaluation-job API, in the catalog style of src/errors.ts (MRC_ERR_* codes,
- * @fastify/error): the common error handler turns them into `{statusCode, code, error, message,
- * field}` like every other error.
+ * @file Typed errors of evaluation jobs (src/failure.ts): an unknown or expired job, the report of a
+ * job that is not done, no free job slot, a job stopped by its cancellation. src/errors.ts maps them
+ * to 404, 409 and 429 (+ Retry-After).
  */
-import createError from '@fastify/error';
+import { Failure } from '../failure.js';
 
-/* eslint-disable @typescript-eslint/naming-convention */
-export const JobErrors = {
-  /** Unknown or expired job id. */
-  JOB_NOT_FOUND: createError('MRC_ERR_JOB_NOT_FOUND', 'No evaluation job "%s" (unknown, deleted or expired)', 404),
-  /** The report of a job that is not done. */
-  JOB_NOT_DONE: createError('MRC_ERR_JOB_NOT_DONE', 'Evaluation job "%s" is %s: the report exists once it is done', 409),
-  /** Every job slot is taken. */
-  TOO_MANY_JOBS: createError('MRC_ERR_TOO_MANY_JOBS', 'Too many evaluation jobs: %s', 429),
-  /** The job was cancelled (internal: ends a running job between images). */
-  CANCELLED: createError('MRC_ERR_JOB_CANCELLED', 'Evaluation job was cancelled', 409),
-} as const;
-/* eslint-enable @typescript-eslint/naming-convention */
+/** Unknown, deleted or expired job id. */
+export class JobNotFoundError extends Failure {
+  override readonly name = 'JobNotFoundError';
+  readonly code = 'MRC_ERR_JOB_NOT_FOUND';
+  constructor(id: string, field: string | null = 'params.id') {
+    super(`No evaluation job "${id}" (unknown, deleted or expired)`, { field });
+  }
+}
+
+/** The report of a job that is not done. */
+export class JobNotDoneError extends Failure {
+  override readonly name = 'JobNotDoneError';
+  readonly code = 'MRC_ERR_JOB_NOT_DONE';
+  constructor(id: string, status: string) {
+    super(`Evaluation job "${id}" is ${status}: the report exists once it is done`, { field: 'params.id' });
+  }
+}
+
+/** Every job slot is taken (JOBS_MAX_CONCURRENT + JOBS_MAX_QUEUED, or JOBS_MAX_STORED). */
+export class TooManyJobsError extends Failure {
+  override readonly name = 'TooManyJobsError';
+  readonly code = 'MRC_ERR_TOO_MANY_JOBS';
+  constructor(detail: string) {
+    super(`Too many evaluation jobs: ${detail}`, { retryAfter: 10 });
+  }
+}
+
+/** Ends a running job between two steps once it was cancelled (never shown to clients). */
+export class JobCancelledError extends Failure {
+  override readonly name = 'JobCancelledError';
+  readonly code = 'MRC_ERR_JOB_CANCELLED';
+  constructor() {
+    super('Evaluation job was cancelled');
+  }
+}

@@ -1,37 +1,19 @@
 /**
- * @file Data types of evaluation jobs: what a job is given (model mode: image files on disk + COCO
- * annotations; detections mode: GT + results JSON), its state, progress and outcome. The store
- * (store.ts) owns the state machine; the runner (runner.ts) fills progress and outcome; the routes
- * (src/routes/evaluations.ts) and the report (src/report) read them.
+ * @file Data types of evaluation jobs beyond the store's rows (src/store/types.ts): the typed
+ * result (the /evaluate answer over the whole set), what the report keeps besides it (PR curves,
+ * worst-image overlays) in memory and as stored JSON, and how a failed job failed.
  */
-import type { IouType } from '../eval/index.js';
-import type { EvaluateOptions } from '../pipeline/evaluate-model.js';
+import { resolveParams, type IouType } from '../eval/index.js';
+import type { EvaluateOptions, EvaluationResponse } from '../evaluation/response.js';
 import type { PrCurves } from '../report/svg.js';
+import type { JobStatus, StoredJob } from '../store/index.js';
 
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'done', 'failed', 'cancelled'];
+export { JOB_STATUSES, type JobStatus } from '../store/index.js';
+
 export const isFinished = (s: JobStatus): boolean => s === 'done' || s === 'failed' || s === 'cancelled';
 
-/** One image of a model-mode job: a file on disk (the job's temp dir, or the CLI user's folder). */
-export interface JobImage {
-  fileName: string;
-  path: string;
-  /** Input path for errors: `image[3]`. */
-  field: string;
-}
-
-/** A model-mode job after matching files to `annotations.images[index]`. */
-export interface ModelJobInput {
-  annotations: Record<string, unknown>;
-  images: Array<JobImage & { index: number }>;
-}
-
-export type JobInput =
-  | ({ mode: 'model' } & ModelJobInput)
-  | { mode: 'detections'; groundTruth: unknown; detections: unknown };
-
-/** The answer of a finished job: the /evaluate body, over the whole set. */
-export type EvaluationBody = Record<string, unknown> & { images: number };
+/** A job's result: the POST /evaluate answer computed over the whole set. */
+export type JobResult = EvaluationResponse;
 
 /** A worst-image overlay for the report. */
 export interface Overlay {
@@ -50,6 +32,32 @@ export interface ReportData {
   overlays: Overlay[];
 }
 
+/** {@link ReportData} as stored (JSON): typed arrays as number arrays, the params by IoU type. */
+export interface StoredReportData {
+  curves: Partial<Record<IouType, { categoryIds: number[]; T: number; R: number; K: number; precision: number[] }>>;
+  overlays: Overlay[];
+}
+
+/** The stored form of report data (jobs use pycocotools' default params, rebuilt on read). */
+export function storeReportData(r: ReportData): StoredReportData {
+  const curves: StoredReportData['curves'] = {};
+  for (const t of ['bbox', 'segm'] as const) {
+    const c = r.curves[t];
+    if (c) curves[t] = { categoryIds: Array.from(c.categoryIds), T: c.T, R: c.R, K: c.K, precision: Array.from(c.precision) };
+  }
+  return { curves, overlays: r.overlays };
+}
+
+/** Report data read back from the store. */
+export function loadReportData(s: StoredReportData | null): ReportData {
+  const curves: ReportData['curves'] = {};
+  for (const t of ['bbox', 'segm'] as const) {
+    const c = s?.curves[t];
+    if (c) curves[t] = { params: resolveParams(t, undefined), categoryIds: Float64Array.from(c.categoryIds), T: c.T, R: c.R, K: c.K, precision: Float64Array.from(c.precision) };
+  }
+  return { curves, overlays: s?.overlays ?? [] };
+}
+
 /** How a failed job failed (the common error shape without the HTTP envelope). */
 export interface JobError {
   statusCode: number;
@@ -58,30 +66,8 @@ export interface JobError {
   field: string | null;
 }
 
-export interface Progress {
-  phase: 'queued' | 'images' | 'evaluation' | 'report' | 'finished';
-  done: number;
-  total: number;
-  /** ms spent on the images done so far (for the ETA). */
-  imageMs: number;
-}
+/** Progress phases, in order. */
+export type Phase = 'queued' | 'images' | 'evaluation' | 'report' | 'finished';
 
-export interface Job {
-  id: string;
-  mode: JobInput['mode'];
-  status: JobStatus;
-  options: EvaluateOptions;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  progress: Progress;
-  /** Dropped when the job ends. */
-  input: JobInput | null;
-  /** Per-job temp dir (model mode uploads), removed when the job ends. */
-  tmpDir: string | null;
-  result: EvaluationBody | null;
-  report: ReportData | null;
-  error: JobError | null;
-  /** Set by cancel(); the runner checks it between images. */
-  cancelRequested: boolean;
-}
+/** A stored job with its typed parts. */
+export type Job = StoredJob & { result: JobResult | null; options: EvaluateOptions; error: JobError | null };

@@ -9,11 +9,12 @@
  * - sharp runs with `failOn: 'error'` (truncated or corrupt data fails instead of decoding grey) and
  *   `limitInputPixels` (a decompression bomb is refused from its header, before any pixel is decoded).
  *
- * Used by src/pipeline/predict.ts. Errors come from the catalog in src/errors.ts, with `field` set
- * to the caller's input path (`image`, `body`, `image[2]`...).
+ * Used by src/pipeline/predict.ts and the model mode of evaluations. Errors are the typed image
+ * errors of src/pipeline/errors.ts, with `field` set to the caller's input path (`image`, `body`,
+ * `image[2]`...).
  */
 import sharp, { type OutputInfo } from 'sharp';
-import { Errors, withField } from '../errors.js';
+import { EmptyImageError, ImageDecodeError, ImageTooLargeError, NotAnImageError } from './errors.js';
 
 /** Formats /predict accepts. */
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
@@ -52,14 +53,14 @@ export function sniffFormat(buf: Uint8Array): ImageFormat | undefined {
 
 /**
  * Decodes an upload to RGB.
- * @throws MRC_ERR_EMPTY_BODY (400), MRC_ERR_UNSUPPORTED_MEDIA_TYPE (415), MRC_ERR_IMAGE_TOO_LARGE (413),
- *   MRC_ERR_IMAGE_DECODE (422), each with `field = opts.field`.
+ * @throws EmptyImageError, NotAnImageError, ImageTooLargeError, ImageDecodeError, each with
+ *   `field = opts.field`.
  */
 export async function decodeImage(buf: Buffer, opts: DecodeOptions): Promise<DecodedImage> {
-  if (buf.length === 0) throw withField(new Errors.EMPTY_BODY(`no image bytes in ${opts.field}`), opts.field);
+  if (buf.length === 0) throw new EmptyImageError(opts.field);
   const format = sniffFormat(buf);
   if (!format) {
-    throw withField(new Errors.UNSUPPORTED_MEDIA_TYPE('the data is not a JPEG, PNG or WebP image'), opts.field);
+    throw new NotAnImageError(opts.field);
   }
   let out: { data: Buffer; info: OutputInfo };
   try {
@@ -72,13 +73,13 @@ export async function decodeImage(buf: Buffer, opts: DecodeOptions): Promise<Dec
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0] ?? 'unknown error';
     if (/pixel limit/i.test(msg)) {
-      throw withField(new Errors.IMAGE_TOO_LARGE(`more than ${opts.maxPixels} pixels (MAX_IMAGE_PIXELS)`, { cause: err }), opts.field);
+      throw new ImageTooLargeError(opts.maxPixels, { field: opts.field, cause: err });
     }
-    throw withField(new Errors.IMAGE_DECODE(`${format.toUpperCase()} data is corrupt or truncated (${msg.trim()})`, { cause: err }), opts.field);
+    throw new ImageDecodeError(`${format.toUpperCase()} data is corrupt or truncated (${msg.trim()})`, { field: opts.field, cause: err });
   }
   const { width, height, channels } = out.info;
   if (width < 1 || height < 1 || channels !== 3 || out.data.length !== width * height * 3) {
-    throw withField(new Errors.IMAGE_DECODE(`unexpected decoded layout ${width}x${height}x${channels}`), opts.field);
+    throw new ImageDecodeError(`unexpected decoded layout ${width}x${height}x${channels}`, { field: opts.field });
   }
   return { data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length), width, height, format };
 }

@@ -3,12 +3,12 @@
  * Each stage is timed; the caller gets the timings and an `observe(stage, ms)` callback per stage
  * (the model plugin forwards it to app.metrics.observeStage).
  *
- * Used by src/plugins/model.ts (`app.model.predict`, `app.model.infer`), i.e. by POST /predict
- * and the model mode of POST /evaluate. Session errors are mapped to the catalog here
- * (queue full → 503 + Retry-After, pool closed → 503, graph failure → 500).
+ * Used by the model runtime (src/models/runtime.ts: `predict`, `infer`), i.e. by POST /predict and
+ * the model mode of evaluations. Errors are typed (src/pipeline/errors.ts: the pool's
+ * QueueFullError, PoolClosedError, InferenceRunError, and the image errors); src/errors.ts maps
+ * them to statuses.
  */
 import { performance } from 'node:perf_hooks';
-import { Errors, withField } from '../errors.js';
 import { resizedSize } from '../losses/transform.js';
 import { decodeImage, type DecodedImage } from './decode.js';
 import type { ModelFormat } from './manifest.js';
@@ -16,7 +16,8 @@ import type { PasteRegion } from './paste-masks.js';
 import { postprocess, type DetectionOutputNames, type Instance, type MaskFormat } from './postprocess.js';
 import { buildFeeds, toChwFloat, type InputNames } from './preprocess.js';
 import { MaskLayer, classColor, renderPng } from './render.js';
-import { InferenceRunError, PoolClosedError, QueueFullError, type InferencePool, type Reservation, type RunResult } from './session.js';
+import { ImageUnsupportedError } from './errors.js';
+import type { InferencePool, Reservation, RunResult } from './session.js';
 import type { TensorMap } from './session-types.js';
 
 /** Pipeline stages, as labelled in metrics. */
@@ -80,38 +81,26 @@ async function timed<T>(stage: PipelineStage, t: Timings, observe: Observe | und
   }
 }
 
-/** Maps session failures to catalog errors (Retry-After travels on the error). */
-export function mapRunError(err: unknown): Error {
-  if (err instanceof QueueFullError) return Object.assign(new Errors.QUEUE_FULL(), { retryAfter: err.retryAfterSeconds });
-  // closing: the server is shutting down; otherwise a dead worker is being replaced (1-3 s)
-  if (err instanceof PoolClosedError) return err.closing ? new Errors.SHUTTING_DOWN() : Object.assign(new Errors.MODEL_NOT_READY(), { retryAfter: 2 });
-  if (err instanceof InferenceRunError) return new Errors.INFERENCE(err.message, { cause: err });
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-/** Runs the graph through the pool, mapping its errors (see {@link mapRunError}). */
-export async function runGraph(
+/** Runs the graph through the pool (errors: QueueFullError, PoolClosedError, InferenceRunError). */
+export function runGraph(
   pool: InferencePool, feeds: TensorMap, opts: { reservation?: Reservation | undefined; fetches?: string[] | undefined } = {},
 ): Promise<RunResult> {
-  try {
-    return await pool.run(feeds, opts);
-  } catch (err) {
-    throw mapRunError(err);
-  }
+  return pool.run(feeds, opts);
 }
 
 /**
  * Refuses images the graph's own resize would shrink to nothing (e.g. 2000x1: torchvision's
  * GeneralizedRCNNTransform gives a 0-pixel side and the graph fails), before any inference.
- * @throws MRC_ERR_IMAGE_UNSUPPORTED (422) with `field`.
+ * @throws ImageUnsupportedError with `field`.
  */
 export function checkImageFitsModel(model: PipelineModel, image: { width: number; height: number }, field: string): void {
   if (!model.resize) return;
   const [h, w] = resizedSize(image.height, image.width, model.resize.minSize, model.resize.maxSize);
   if (h < 1 || w < 1) {
-    throw withField(new Errors.IMAGE_UNSUPPORTED(
+    throw new ImageUnsupportedError(
       `${image.width}x${image.height} is too elongated: the model resizes it to ${w}x${h} (min_size ${model.resize.minSize}, max_size ${model.resize.maxSize})`,
-    ), field);
+      { field },
+    );
   }
 }
 
@@ -153,7 +142,8 @@ function detectionFetches(model: PipelineModel): string[] {
 
 /**
  * The whole /predict path for one upload.
- * @throws catalog errors: decode failures (4xx), queue full / shutting down (503), inference (500).
+ * @throws the typed errors of src/pipeline/errors.ts: image errors, QueueFullError, PoolClosedError,
+ *   InferenceRunError.
  */
 export async function predictImage(model: PipelineModel, bytes: Buffer, opts: PredictOptions, observe?: Observe): Promise<Prediction> {
   const timings = emptyTimings();

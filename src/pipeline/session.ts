@@ -17,33 +17,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
+import { InferenceRunError, PoolClosedError, QueueFullError } from './errors.js';
 import type {
   ExecutionProviderName, TensorMap, ValueInfo, WorkerInit, WorkerRequest, WorkerResponse,
 } from './session-types.js';
 
 export type * from './session-types.js';
 
-/** Thrown by run() when the queue is full. */
-export class QueueFullError extends Error {
-  override readonly name = 'QueueFullError';
-  constructor(readonly retryAfterSeconds: number) {
-    super('inference queue is full');
-  }
-}
-/**
- * Thrown by run() after close() started (`closing` true), or when no worker is available while a
- * dead one is being replaced or could not be replaced (`closing` false).
- */
-export class PoolClosedError extends Error {
-  override readonly name = 'PoolClosedError';
-  constructor(message: string, readonly closing = true) {
-    super(message);
-  }
-}
-/** The graph failed on this input (bad shapes, runtime error) or the worker died mid-run. */
-export class InferenceRunError extends Error {
-  override readonly name = 'InferenceRunError';
-}
+export { InferenceRunError, PoolClosedError, QueueFullError } from './errors.js';
 
 /** Options of {@link InferencePool.create}. */
 export interface PoolOptions {

@@ -9,6 +9,7 @@
  * becomes a label value; unknown values are dropped. The metric list is in docs/observability.md.
  * @see https://github.com/siimon/prom-client
  */
+import type { EvaluationSummary as Summary } from '../evaluation/summary.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -40,19 +41,8 @@ export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075,
 /** Dimensionless loss values; Mask R-CNN losses live between ~1e-3 and a few units. */
 export const LOSS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export interface EvaluationSummary {
-  /** Mean of the five losses + `loss`, or null when unavailable. */
-  losses: Record<string, number> | null;
-  /** Per-image losses (for histograms). */
-  perImageLosses: Array<Record<string, number>>;
-  /** coco.bbox.stats / coco.segm.stats (12 numbers, null for -1) when computed. */
-  cocoStats: { bbox?: Array<number | null>; segm?: Array<number | null> };
-  /** VOC per-class rows. */
-  vocClasses: Array<{ class: string; ap: number; recall: number }>;
-  images: number;
-  gtInstances: number;
-  detections: number;
-}
+/** What an evaluation records: the part of src/evaluation/summary.ts's summary the metrics read. */
+export type EvaluationSummary = Pick<Summary, 'losses' | 'perImageLosses' | 'cocoStats' | 'vocClasses' | 'images' | 'gtInstances' | 'detections'>;
 
 export interface ModelInfo {
   name: string;

@@ -5,9 +5,7 @@
  * overlays — for people who want to plot them their own way.
  */
 import { Type } from '@sinclair/typebox';
-import type { IouType } from '../eval/index.js';
-import { diagnose, type ImageLosses } from '../losses/index.js';
-import type { Job } from '../jobs/types.js';
+import type { Job, ReportData } from '../jobs/types.js';
 import { prCurve } from './svg.js';
 
 const Curve = Type.Union([Type.Array(Type.Number()), Type.Null()], { description: 'Precision at each recall threshold; null when the class has no ground truth' });
@@ -19,7 +17,7 @@ const Curves = Type.Object({
 export const ReportDataSchema = Type.Object({
   id: Type.String(),
   pr_curves: Type.Object({ bbox: Type.Optional(Curves), segm: Type.Optional(Curves) }),
-  diagnosis: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], { description: 'src/losses diagnose(): shares of the total, explanations, flags (model mode with losses)' }),
+  diagnosis: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], { description: 'The diagnosis of the result (`result.losses.diagnosis`): shares of the total, explanations, flags (model mode with losses)' }),
   worst_images: Type.Array(Type.Object({ file_name: Type.String(), image_id: Type.Integer(), reason: Type.String(), png: Type.String({ description: 'data:image/png;base64 overlay: ground truth (green) vs predictions (orange, dashed)' }) })),
 }, {
   title: 'EvaluationReportData',
@@ -27,12 +25,12 @@ export const ReportDataSchema = Type.Object({
   examples: [{ id: '3f2b8c1e-7d4a-4e8b-9a51-0c6f2d9e1b7a', pr_curves: { bbox: { recall_thresholds: [0, 0.01, 1], classes: [{ category_id: 1, name: 'square', iou_50: [1, 1, 0], iou_50_95: [0.8, 0.8, 0] }] } }, diagnosis: null, worst_images: [] }],
 });
 
-/** The JSON report of a done job. */
-export function reportData(job: Job): Record<string, unknown> {
-  const result = job.result as unknown as { coco: Partial<Record<IouType, { per_category: Array<{ category_id: number; name: string }>; stats: Array<number | null> }>>; losses: { sampling: 'expected' | 'all'; mean: Record<string, number> } | null };
+/** The JSON report of a done job (the diagnosis is the one of its result, computed once). */
+export function reportData(job: Job, report: ReportData): Record<string, unknown> {
+  const result = job.result!;
   const pr: Record<string, unknown> = {};
   for (const t of ['bbox', 'segm'] as const) {
-    const acc = job.report?.curves[t];
+    const acc = report.curves[t];
     const block = result.coco[t];
     if (!acc || !block) continue;
     pr[t] = {
@@ -40,14 +38,10 @@ export function reportData(job: Job): Record<string, unknown> {
       classes: block.per_category.map((c, k) => ({ category_id: c.category_id, name: c.name, iou_50: prCurve(acc, k, 0.5), iou_50_95: prCurve(acc, k, 'mean') })),
     };
   }
-  const segmAp = result.coco.segm?.stats[0];
-  const diagnosis = result.losses
-    ? diagnose(result.losses.mean as unknown as ImageLosses, { sampling: result.losses.sampling, ...(typeof segmAp === 'number' ? { maskAp: segmAp } : {}) })
-    : null;
   return {
     id: job.id,
     pr_curves: pr,
-    diagnosis,
-    worst_images: (job.report?.overlays ?? []).map((o) => ({ file_name: o.fileName, image_id: o.imageId, reason: o.reason, png: o.dataUri })),
+    diagnosis: result.losses?.diagnosis ?? null,
+    worst_images: report.overlays.map((o) => ({ file_name: o.fileName, image_id: o.imageId, reason: o.reason, png: o.dataUri })),
   };
 }

@@ -5,10 +5,11 @@
  * PR curves (per class, IoU 0.5 and mean over 0.5:0.95), the mmdetection-style VOC table, the losses
  * with diagnose()'s shares and flags, the worst images with predictions vs ground truth, warnings.
  */
-import { formatMapTable, summaryLines, type Accumulated, type CategoryMetrics, type IouType } from '../eval/index.js';
-import type { VocBlock } from '../eval/index.js';
-import { diagnose, LOSS_KEYS, type ImageLosses } from '../losses/index.js';
-import type { Job } from '../jobs/types.js';
+import { formatMapTable, summaryLines, type Accumulated } from '../eval/index.js';
+import type { EvaluationResponse } from '../evaluation/response.js';
+import { summarizeEvaluation } from '../evaluation/summary.js';
+import { LOSS_KEYS } from '../losses/index.js';
+import type { Job, ReportData } from '../jobs/types.js';
 import { prChart } from './svg.js';
 
 const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -30,23 +31,14 @@ figure{margin:0;background:#fafafa;border:1px solid #e2e2e6;padding:8px;border-r
 .voc-cols{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
 .legend span{display:inline-block;margin-right:14px}.gt{color:#109a3a}.pred{color:#d86a00}`;
 
-type Result = {
-  images: number;
-  coco: Partial<Record<IouType, { stats: Array<number | null>; per_category: CategoryMetrics[] }>>;
-  voc: VocBlock;
-  losses: { sampling: 'expected' | 'all'; mean: Record<string, number>; aliases: Record<string, Record<string, string>> } | null;
-  losses_unavailable?: string;
-  warnings: Array<{ path: string; message: string }>;
-  counts: { images: number; gt_instances: number; detections: number };
-  timings_ms: Record<string, number>;
-};
+type Result = EvaluationResponse;
 
-function cocoSection(job: Job, r: Result): string {
+function cocoSection(report: ReportData, r: Result): string {
   const out: string[] = ['<section id="coco"><h2>COCO metrics</h2><div class="cols">'];
   for (const t of ['bbox', 'segm'] as const) {
     const block = r.coco[t];
     if (!block) continue;
-    const acc = job.report?.curves[t];
+    const acc = report.curves[t];
     out.push(`<div><h3>${t}</h3>`);
     if (acc) out.push(`<pre class="coco-lines">${esc(summaryLines({ params: acc.params } as Accumulated, block.stats.map((v) => (v === null ? -1 : v))).join('\n'))}</pre>`);
     out.push('<table class="per-category"><tr><th>category</th><th>AP</th><th>AP50</th><th>AP75</th><th>APs</th><th>APm</th><th>APl</th><th>AR100</th></tr>');
@@ -59,10 +51,10 @@ function cocoSection(job: Job, r: Result): string {
   return out.join('');
 }
 
-function prSection(job: Job, r: Result): string {
+function prSection(report: ReportData, r: Result): string {
   const out: string[] = ['<section id="pr"><h2>Precision–recall curves</h2><p>Per class, all areas, maxDets 100; legend: AP of the curve.</p><div class="charts">'];
   for (const t of ['bbox', 'segm'] as const) {
-    const acc = job.report?.curves[t];
+    const acc = report.curves[t];
     const block = r.coco[t];
     if (!acc || !block) continue;
     const names = block.per_category.map((c) => c.name);
@@ -86,11 +78,10 @@ function lossSection(r: Result): string {
     return `<section id="losses"><h2>Losses</h2><p>${esc(r.losses_unavailable ?? 'No losses: detections mode (no model run).')}</p></section>`;
   }
   const mean = r.losses.mean;
-  const segmAp = r.coco.segm?.stats[0];
-  const d = diagnose(mean as unknown as ImageLosses, { sampling: r.losses.sampling, ...(typeof segmAp === 'number' ? { maskAp: segmAp } : {}) });
+  const d = r.losses.diagnosis;
   const rows = LOSS_KEYS.map((k) => {
-    const a = r.losses!.aliases[k] ?? {};
-    const share = d.shares[k];
+    const a: Partial<Record<string, string>> = r.losses!.aliases[k] ?? {};
+    const share = d.shares[k] ?? 0;
     return `<tr><td>${k}</td><td>${num(mean[k], 4)}</td><td><span class="bar" style="width:${Math.round(share * 160)}px"></span> ${(share * 100).toFixed(1)}%</td>`
       + `<td>${esc(a.detectron2 ?? '')}</td><td>${esc(a.mmdetection ?? '')}</td><td>${esc(a.matterport ?? '')}</td><td style="text-align:left">${esc(d.explanations[k])}</td></tr>`;
   }).join('');
@@ -101,26 +92,27 @@ function lossSection(r: Result): string {
     + `<tr><th>loss</th><th>${num(mean.loss, 4)}</th><th colspan="5"></th></tr></table><h3>Diagnosis</h3>${flags}</section>`;
 }
 
-function overlaySection(job: Job): string {
-  const overlays = job.report?.overlays ?? [];
+function overlaySection(report: ReportData): string {
+  const overlays = report.overlays;
   if (overlays.length === 0) return '';
   const figs = overlays.map((o) => `<figure><img alt="${esc(o.fileName)}" src="${o.dataUri}"><figcaption><b>${esc(o.fileName)}</b> (image ${o.imageId}): ${esc(o.reason)}</figcaption></figure>`).join('');
   return `<section id="worst"><h2>Worst images</h2><p class="legend"><span class="gt">■ ground truth</span><span class="pred">■ predictions (score ≥ 0.05, top 10)</span></p><div class="overlays">${figs}</div></section>`;
 }
 
 /** The report page of a done job. */
-export function renderReport(job: Job): string {
-  const r = job.result as unknown as Result;
-  const kpis: Array<[string, string]> = [['images', String(r.counts.images)], ['GT instances', String(r.counts.gt_instances)], ['detections', String(r.counts.detections)]];
-  if (r.coco.bbox) kpis.push(['bbox AP', num(r.coco.bbox.stats[0])]);
-  if (r.coco.segm) kpis.push(['mask AP', num(r.coco.segm.stats[0])]);
-  kpis.push([`VOC mAP@${num(r.voc.iou_thr, 2)}`, num(r.voc.mAP)]);
-  if (r.losses) kpis.push(['mean loss', num(r.losses.mean.loss, 4)]);
+export function renderReport(job: Job, report: ReportData): string {
+  const r = job.result!;
+  const sum = summarizeEvaluation(r);
+  const kpis: Array<[string, string]> = [['images', String(sum.images)], ['GT instances', String(sum.gtInstances)], ['detections', String(sum.detections)]];
+  if (r.coco.bbox) kpis.push(['bbox AP', num(sum.boxAp)]);
+  if (r.coco.segm) kpis.push(['mask AP', num(sum.maskAp)]);
+  kpis.push([`VOC mAP@${num(sum.vocIouThr, 2)}`, num(sum.vocMap)]);
+  if (sum.losses) kpis.push(['mean loss', num(sum.losses.loss, 4)]);
   const warnings = r.warnings.length === 0 ? '' : `<section id="warnings"><h2>Warnings</h2><ul>${r.warnings.map((w) => `<li><code>${esc(w.path)}</code>: ${esc(w.message)}</li>`).join('')}</ul></section>`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
     + `<title>Evaluation report ${esc(job.id)}</title><style>${CSS}</style></head><body>`
     + `<header><h1>Mask R-CNN evaluation report</h1><p>job ${esc(job.id)} · ${esc(job.mode)} mode · finished ${esc(new Date(job.finishedAt ?? Date.now()).toISOString())}</p></header><main>`
     + `<section id="summary"><h2>Summary</h2><div class="kpis">${kpis.map(([k, v]) => `<div class="kpi">${esc(k)}<b>${esc(v)}</b></div>`).join('')}</div></section>`
-    + cocoSection(job, r) + prSection(job, r) + vocSection(r) + lossSection(r) + overlaySection(job) + warnings
+    + cocoSection(report, r) + prSection(report, r) + vocSection(r) + lossSection(r) + overlaySection(report) + warnings
     + '</main></body></html>\n';
 }

@@ -1,36 +1,21 @@
 /**
  * @file ① POST /evaluate, two ways in:
  * - detections mode (`application/json`): `{ground_truth, detections, iou_types?, voc_mode?,
- *   voc_iou_thr?}` → src/eval `evaluateDetections` → `{images, losses: null, coco, voc, warnings}`;
+ *   voc_iou_thr?}` → src/evaluation `evaluateDetectionsInput` → `{images, losses: null, coco, voc, warnings}`;
  * - model mode (`multipart/form-data`): `image` files + `annotations` (COCO JSON, field or file) →
- *   src/pipeline/evaluate-model.ts runs the model on each image, computes the five losses
- *   (src/losses) and evaluates the model's own detections the same way.
+ *   src/evaluation `evaluateModelUpload` runs the default model on each image, computes the five
+ *   losses (src/losses) and evaluates the model's own detections the same way.
  * Options come from the query string (or, in detections mode, the JSON fields, which win).
  * The request size limit is EVAL_BODY_LIMIT (JSON body, or all multipart parts together).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { performance } from 'node:perf_hooks';
-import { evaluateDetections, type EvaluateDetectionsResult } from '../eval/index.js';
-import { evalCoreOptions, evaluateModel, evaluationResponse, roundedTimings } from '../pipeline/evaluate-model.js';
+import { evaluateDetectionsInput, evaluateModelUpload } from '../evaluation/evaluate.js';
+import { roundedTimings, type EvaluationResponse } from '../evaluation/response.js';
+import { summarizeEvaluation } from '../evaluation/summary.js';
 import { detectionsModeBody, evaluateOptions, readEvaluateMultipart } from './evaluate-input.js';
 import { errorResponses } from '../schemas/common.js';
 import { EvaluateBodySchema, EvaluateMultipartSchema, EvaluateQuerySchema, EvaluateResponseSchema, type EvaluateBody, type EvaluateQuery } from '../schemas/evaluate.js';
-
-/** Records an evaluation in the metrics (never with request-derived label values). */
-function record(app: FastifyInstance, r: EvaluateDetectionsResult, perImageLosses: Array<Record<string, number>>, mean: Record<string, number> | null): void {
-  app.metrics.recordEvaluation({
-    losses: mean,
-    perImageLosses,
-    cocoStats: {
-      ...(r.coco.bbox ? { bbox: r.coco.bbox.stats } : {}),
-      ...(r.coco.segm ? { segm: r.coco.segm.stats } : {}),
-    },
-    vocClasses: r.voc.classes.map((c) => ({ class: c.class, ap: c.ap, recall: c.recall })),
-    images: r.counts.images,
-    gtInstances: r.counts.gtInstances,
-    detections: r.counts.detections,
-  });
-}
 
 /** Registers POST /evaluate. */
 export default async function evaluateRoutes(app: FastifyInstance): Promise<void> {
@@ -62,29 +47,22 @@ export default async function evaluateRoutes(app: FastifyInstance): Promise<void
     }
   });
 
-  async function handle(request: FastifyRequest<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>): Promise<unknown> {
+  async function handle(request: FastifyRequest<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>): Promise<EvaluationResponse> {
     const t0 = performance.now();
     if (request.isMultipart()) {
       const upload = await readEvaluateMultipart(request, { totalLimit: limit, fileLimit: app.config.bodyLimit, maxImages: app.config.evalMaxImages });
-      const out = await evaluateModel(app.model, upload, evaluateOptions(request.query));
-      record(app, out.result, out.perImageLosses, out.meanLosses);
+      const out = await evaluateModelUpload(app.models.get().require(), upload, evaluateOptions(request.query));
+      app.metrics.recordEvaluation(summarizeEvaluation(out.response));
       app.metrics.observeStage('evaluation', out.evalMs / 1000);
-      if (out.body.losses) app.metrics.observeStage('losses', (out.body.timings_ms.losses ?? 0) / 1000);
-      return { ...out.body, timings_ms: roundedTimings(out.body.timings_ms, performance.now() - t0) };
+      if (out.response.losses) app.metrics.observeStage('losses', (out.response.timings_ms.losses ?? 0) / 1000);
+      return { ...out.response, timings_ms: roundedTimings(out.response.timings_ms, performance.now() - t0) };
     }
     const body = detectionsModeBody(request);
-    const opts = evaluateOptions(request.query, body);
-    const t1 = performance.now();
-    const result = evaluateDetections({
-      groundTruth: body.ground_truth,
-      detections: body.detections,
-      ...evalCoreOptions(opts),
+    const out = await evaluateDetectionsInput(body.ground_truth, body.detections, evaluateOptions(request.query, body), {
       paths: { groundTruth: 'body.ground_truth', detections: 'body.detections' },
     });
-    const evalMs = performance.now() - t1;
-    app.metrics.observeStage('evaluation', evalMs / 1000);
-    record(app, result, [], null);
-    return evaluationResponse({ images: result.counts.images, losses: null, result, timings: roundedTimings({ evaluation: evalMs }, performance.now() - t0) });
+    app.metrics.observeStage('evaluation', out.evalMs / 1000);
+    app.metrics.recordEvaluation(summarizeEvaluation(out.response));
+    return { ...out.response, timings_ms: roundedTimings(out.response.timings_ms, performance.now() - t0) };
   }
 }
-

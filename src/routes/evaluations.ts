@@ -1,88 +1,43 @@
 /**
- * @file Evaluation jobs over whole data sets (docs/jobs.md):
+ * @file Evaluation jobs over whole data sets (docs/jobs.md), the HTTP edge of src/jobs:
  * - `POST /evaluations` takes what POST /evaluate takes (model mode multipart: `image` files +
  *   `annotations`; detections mode JSON `{ground_truth, detections}`; the same query options),
- *   checks it, and answers 202 `{id, status, mode, links}` (Location header) — the work runs later;
+ *   checks it, commits the job with its inputs to the store, and answers 202 `{id, status, mode,
+ *   links}` (Location header) — the work runs later, and survives a restart;
  * - `GET /evaluations/{id}`: status, progress (images done/total, ETA), error, and when done the
  *   /evaluate blocks over the whole set;
  * - `DELETE /evaluations/{id}`: cancels (a running job stops before its next image) or deletes a
  *   finished job;
  * - `GET /evaluations/{id}/report`: the self-contained HTML report (src/report).
- * The store (src/jobs/store.ts) bounds running/queued/stored jobs and expires finished ones.
+ * The job service (`app.jobs`, src/plugins/jobs.ts) bounds running/queued/stored jobs; its typed
+ * errors become statuses in src/errors.ts.
  */
+import { rm } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { withField } from '../errors.js';
-import { loadGroundTruth, loadResults, WarningCollector } from '../eval/index.js';
-import { loadJobsConfig, type JobsConfig } from '../jobs/config.js';
-import { JobErrors } from '../jobs/errors.js';
-import { prepareModelInput, runJob } from '../jobs/runner.js';
+import { Evaluation } from '../eval/index.js';
+import { prepareModelInput } from '../evaluation/model-input.js';
+import type { UploadPart } from '../evaluation/upload.js';
 import { JobAcceptedSchema, JobNotDoneSchema, JobNotFoundSchema, JobParamsSchema, JobSchema, TooManyJobsSchema, type JobParams } from '../jobs/schemas.js';
-import { JobStore, type Reservation } from '../jobs/store.js';
+import { detectionsTotal, type Reservation } from '../jobs/service.js';
 import type { Job } from '../jobs/types.js';
-import { readJobMultipart } from '../jobs/upload.js';
+import { jobPartLimits, readJobUpload } from '../jobs/upload.js';
+import { jobLinks, jobView } from '../jobs/view.js';
 import { reportData, ReportDataSchema } from '../report/data.js';
 import { renderReport } from '../report/html.js';
 import { errorResponses } from '../schemas/common.js';
 import { EvaluateBodySchema, EvaluateMultipartSchema, EvaluateQuerySchema, type EvaluateBody, type EvaluateQuery } from '../schemas/evaluate.js';
 import { detectionsModeBody, evaluateOptions } from './evaluate-input.js';
-import { rm } from 'node:fs/promises';
 
-/** Options of the plugin (tests override limits; the rest comes from JOBS_* variables). */
-export interface EvaluationsPluginOptions {
-  limits?: Partial<JobsConfig>;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Evaluation jobs (src/jobs/store.ts). */
-    jobs: JobStore;
-  }
-}
-
-const links = (id: string) => ({ self: `/evaluations/${id}`, report: `/evaluations/${id}/report`, cancel: `/evaluations/${id}` });
-const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
-
-/** The JSON view of a job (GET /evaluations/{id}). */
-export function jobView(job: Job, ttlMs: number): Record<string, unknown> {
-  const { done, total, imageMs } = job.progress;
-  const fraction = job.status === 'done' ? 1 : total > 0 ? Math.min(1, done / total) : 0;
-  const eta = job.status === 'running' && done > 0 && total > done ? Math.round((imageMs / done) * (total - done) / 100) / 10 : job.status === 'running' && done >= total && total > 0 ? 0 : null;
-  return {
-    id: job.id, status: job.status, mode: job.mode,
-    created_at: iso(job.createdAt), started_at: iso(job.startedAt), finished_at: iso(job.finishedAt),
-    expires_at: job.finishedAt === null ? null : iso(job.finishedAt + ttlMs),
-    progress: { phase: job.progress.phase, images_done: done, images_total: total, fraction: Math.round(fraction * 1000) / 1000, eta_seconds: eta },
-    error: job.error, result: job.status === 'done' ? job.result : null, links: links(job.id),
-  };
-}
-
-/** Registers /evaluations routes and the job store (closed with the app). */
-export default async function evaluationsRoutes(app: FastifyInstance, opts: EvaluationsPluginOptions): Promise<void> {
-  const limits = loadJobsConfig(app.config, process.env, opts.limits ?? {});
-  const store = new JobStore(limits, (job) => runJob(job, { model: job.mode === 'model' ? app.model : null }), {
-    counts: (c) => app.metrics.setJobCounts(c),
-    finished: (job, seconds) => {
-      app.metrics.jobFinished(job.status, seconds);
-      const r = job.result as { coco?: Record<string, { stats: Array<number | null> } | undefined>; voc?: { classes: Array<{ class: string; ap: number; recall: number }> }; losses?: { mean: Record<string, number>; per_image: Array<Record<string, number>> } | null; counts?: { images: number; gt_instances: number; detections: number } } | null;
-      if (job.status !== 'done' || !r?.coco || !r.voc || !r.counts) return;
-      app.metrics.recordEvaluation({
-        losses: r.losses?.mean ?? null, perImageLosses: r.losses?.per_image ?? [],
-        cocoStats: { ...(r.coco.bbox ? { bbox: r.coco.bbox.stats } : {}), ...(r.coco.segm ? { segm: r.coco.segm.stats } : {}) },
-        vocClasses: r.voc.classes, images: r.counts.images, gtInstances: r.counts.gt_instances, detections: r.counts.detections,
-      });
-    },
-  });
-  app.decorate('jobs', store);
-  app.addHook('onClose', async () => store.close());
-
-  const getJob = (id: string): Job => {
-    const job = store.get(id);
-    if (!job) throw withField(new JobErrors.JOB_NOT_FOUND(id), 'params.id');
-    return job;
+/** Registers the /evaluations routes (the job service is `app.jobs`, src/plugins/jobs.ts). */
+export default async function evaluationsRoutes(app: FastifyInstance): Promise<void> {
+  const cfg = app.config;
+  const service = app.jobs;
+  const uploadLimits = {
+    fileLimit: cfg.bodyLimit, jsonLimit: cfg.evalBodyLimit, maxImages: cfg.jobs.maxImages, maxUploadBytes: cfg.jobs.maxUploadBytes, tmpRoot: app.jobsTmpRoot,
   };
 
   app.post<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>('/evaluations', {
-    bodyLimit: limits.jsonLimit,
+    bodyLimit: cfg.evalBodyLimit,
     schema: {
       tags: ['evaluation'],
       summary: 'Start an evaluation job over a whole data set (same inputs as POST /evaluate)',
@@ -98,42 +53,47 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Eval
       if (request.isMultipart()) request.body = {} as EvaluateBody;
     },
   }, async (request, reply) => {
-    const reservation = store.reserve();
+    const reservation = await service.reserve();
     try {
-      const job = request.isMultipart() ? await submitModel(request) : submitDetections(request, reservation);
-      return await reply.code(202).header('location', `/evaluations/${job.id}`).send({ id: job.id, status: job.status, mode: job.mode, links: links(job.id) });
+      const job = request.isMultipart() ? await submitModel(request, reservation) : await submitDetections(request, reservation);
+      return await reply.code(202).header('location', `/evaluations/${job.id}`).send({ id: job.id, status: job.status, mode: job.mode, links: jobLinks(job.id) });
     } finally {
       reservation.release();
     }
-
-    async function submitModel(req: FastifyRequest<{ Querystring: EvaluateQuery }>): Promise<Job> {
-      app.model.require(); // 503 MODEL_NOT_READY before reading a large upload
-      const upload = await readJobMultipart(req, limits);
-      try {
-        const prepared = prepareModelInput(upload.annotations, upload.images);
-        return store.submit({ mode: 'model', ...prepared }, evaluateOptions(req.query), upload.tmpDir, reservation);
-      } catch (err) {
-        await rm(upload.tmpDir, { recursive: true, force: true });
-        throw err;
-      }
-    }
   });
 
-  function submitDetections(request: FastifyRequest<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>, reservation: Reservation): Job {
+  async function submitModel(request: FastifyRequest<{ Querystring: EvaluateQuery }>, reservation: Reservation): Promise<Job> {
+    const model = app.models.get().require(); // 503 MODEL_NOT_READY before reading a large upload
+    const parts = request.parts({ limits: jobPartLimits(uploadLimits) }) as AsyncIterable<UploadPart>;
+    const upload = await readJobUpload(parts, uploadLimits);
+    try {
+      const prepared = prepareModelInput(upload.annotations, upload.images);
+      return await service.submit({
+        mode: 'model', annotations: prepared.annotations, options: evaluateOptions(request.query), modelName: model.name, modelVersion: model.version,
+        images: upload.images.map((f, k) => ({ index: k, fileName: f.fileName, field: f.field, path: f.path })),
+      }, reservation);
+    } finally {
+      // the images are in the store now (or the job was refused)
+      await rm(upload.tmpDir, { recursive: true, force: true });
+    }
+  }
+
+  async function submitDetections(request: FastifyRequest<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>, reservation: Reservation): Promise<Job> {
     const body = detectionsModeBody(request);
     // Fail fast on invalid GT / results (4xx with the JSON path); the job evaluates them again.
-    const w = new WarningCollector();
-    loadResults(loadGroundTruth(body.ground_truth, 'body.ground_truth', w), body.detections, 'body.detections', w);
-    return store.submit({ mode: 'detections', groundTruth: body.ground_truth, detections: body.detections }, evaluateOptions(request.query, body), null, reservation);
+    Evaluation.open(body.ground_truth, { paths: { groundTruth: 'body.ground_truth', detections: 'body.detections' } }).loadResults(body.detections, { offset: 0 });
+    return service.submit({
+      mode: 'detections', groundTruth: body.ground_truth, detections: body.detections, options: evaluateOptions(request.query, body), total: detectionsTotal(body.ground_truth),
+    }, reservation);
   }
 
   app.get<{ Params: JobParams }>('/evaluations/:id', {
     schema: {
       tags: ['evaluation'], summary: 'Status, progress and (when done) the result of an evaluation job', operationId: 'getEvaluationJob',
       params: JobParamsSchema,
-      response: { 200: JobSchema, 400: errorResponses(400)[400]!, 404: JobNotFoundSchema, ...errorResponses(500) },
+      response: { 200: JobSchema, 400: errorResponses(400)[400]!, 404: JobNotFoundSchema, ...errorResponses(500, 503) },
     },
-  }, async (request) => jobView(getJob(request.params.id), limits.ttlMs));
+  }, async (request) => jobView(await service.get(request.params.id)));
 
   app.delete<{ Params: JobParams }>('/evaluations/:id', {
     schema: {
@@ -141,13 +101,9 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Eval
       description: 'A queued job is cancelled at once; a running job stops before its next image (status `cancelled` at once). '
         + 'A finished job is deleted (its result and report are gone). Answers the job as it is now.',
       params: JobParamsSchema,
-      response: { 200: JobSchema, 400: errorResponses(400)[400]!, 404: JobNotFoundSchema, ...errorResponses(500) },
+      response: { 200: JobSchema, 400: errorResponses(400)[400]!, 404: JobNotFoundSchema, ...errorResponses(500, 503) },
     },
-  }, async (request) => {
-    const job = store.cancel(request.params.id);
-    if (!job) throw withField(new JobErrors.JOB_NOT_FOUND(request.params.id), 'params.id');
-    return jobView(job, limits.ttlMs);
-  });
+  }, async (request) => jobView(await service.cancel(request.params.id)));
 
   app.get<{ Params: JobParams }>('/evaluations/:id/report', {
     schema: {
@@ -163,14 +119,13 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Eval
             'application/json': { schema: ReportDataSchema },
           },
         },
-        400: errorResponses(400)[400]!, 404: JobNotFoundSchema, 409: JobNotDoneSchema, ...errorResponses(500),
+        400: errorResponses(400)[400]!, 404: JobNotFoundSchema, 409: JobNotDoneSchema, ...errorResponses(500, 503),
       },
     },
   }, async (request, reply: FastifyReply) => {
-    const job = getJob(request.params.id);
-    if (job.status !== 'done' || !job.result) throw withField(new JobErrors.JOB_NOT_DONE(job.id, job.status), 'params.id');
+    const { job, report } = await service.report(request.params.id);
     const accept = request.headers.accept ?? '';
-    if (/\bapplication\/json\b/i.test(accept) && !/\btext\/html\b/i.test(accept)) return reply.type('application/json; charset=utf-8').send(reportData(job));
-    return reply.type('text/html; charset=utf-8').send(renderReport(job));
+    if (/\bapplication\/json\b/i.test(accept) && !/\btext\/html\b/i.test(accept)) return reply.type('application/json; charset=utf-8').send(reportData(job, report));
+    return reply.type('text/html; charset=utf-8').send(renderReport(job, report));
   });
 }

@@ -2,7 +2,10 @@
  * @file ① GET /health/live and GET /health/ready.
  * Live: the process answers (also during a long inference: inference runs in worker threads).
  * Ready: the model is loaded and warmed up, and the server is not shutting down; otherwise 503 in
- * the error shape (MRC_ERR_MODEL_NOT_READY / MRC_ERR_SHUTTING_DOWN) with Retry-After.
+ * the error shape (MRC_ERR_MODEL_NOT_READY / MRC_ERR_SHUTTING_DOWN) with Retry-After. It also
+ * reports the job store (`store: {engine, ok}`, ok = it answered a trivial query within a second):
+ * a store that is down only stops evaluation jobs (503 MRC_ERR_STORE_UNAVAILABLE), not /predict, so
+ * it does not make the service unready.
  */
 import type { FastifyInstance } from 'fastify';
 import { Errors } from '../errors.js';
@@ -28,21 +31,29 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
       response: { 200: ReadySchema, ...errorResponses(500, 503) },
     },
   }, async (_request, reply) => {
-    if (app.draining || app.model.state === 'closed') {
+    const model = app.models.default;
+    if (app.draining || model.state === 'closed') {
       reply.header('retry-after', '5');
       throw new Errors.SHUTTING_DOWN();
     }
-    if (!app.model.ready) {
+    if (!model.ready) {
       reply.header('retry-after', '5');
       throw new Errors.MODEL_NOT_READY();
     }
-    const m = app.model.files!.manifest;
-    const pool = app.model.pipeline!.pool;
+    const runtime = model.require();
+    const store = app.jobs.store;
+    const ok = await Promise.race([
+      store.ping().then(() => true, () => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000).unref()),
+    ]);
+    const m = runtime.files.manifest;
+    const pool = runtime.pipeline.pool;
     return {
       status: 'ready' as const,
-      model: { name: m.name, version: m.version, execution_provider: app.model.session!.provider },
+      model: { name: m.name, version: m.version, execution_provider: runtime.session.provider },
       queue_depth: pool.queueDepth,
       busy_workers: pool.busy,
+      store: { engine: store.engine, ok },
     };
   });
 }

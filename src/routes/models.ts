@@ -4,7 +4,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { Errors, withField } from '../errors.js';
 import { errorResponses } from '../schemas/common.js';
 import { ModelMetadataSchema, ModelsResponseSchema } from '../schemas/model.js';
 
@@ -17,7 +16,7 @@ export default async function modelsRoutes(app: FastifyInstance): Promise<void> 
       summary: 'The served model and how it runs',
       response: { 200: ModelsResponseSchema, ...errorResponses(500, 503) },
     },
-  }, async () => ({ models: [app.model.metadata()] }));
+  }, async () => ({ models: app.models.list().map((m) => m.require().metadata()) }));
 
   app.get<{ Params: { name: string } }>('/models/:name', {
     schema: {
@@ -27,11 +26,5 @@ export default async function modelsRoutes(app: FastifyInstance): Promise<void> 
       params: Type.Object({ name: Type.String({ maxLength: 200, description: 'The manifest `name` (e.g. shapes-maskrcnn) or the folder name (MODEL_NAME)' }) }),
       response: { 200: ModelMetadataSchema, ...errorResponses(404, 500, 503) },
     },
-  }, async (request) => {
-    const meta = app.model.metadata();
-    if (request.params.name !== meta.name && request.params.name !== app.config.modelName) {
-      throw withField(new Errors.MODEL_NOT_FOUND(request.params.name), 'params.name');
-    }
-    return meta;
-  });
+  }, async (request) => app.models.get(request.params.name, undefined, 'params.name').require().metadata());
 }

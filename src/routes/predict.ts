@@ -1,7 +1,8 @@
 /**
  * @file ① POST /predict: one image in (multipart field `image`, or a raw image/jpeg|png|webp body),
  * instances out (JSON), or the annotated image with `Accept: image/png`.
- * Thin: parse the upload → app.model.predict (decode → session → postprocess) → reply.
+ * Thin: parse the upload → the default model's runtime (`app.models.get()`: decode → session →
+ * postprocess) → reply.
  * Timings are also sent as a `Server-Timing` header.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -73,10 +74,11 @@ export default async function predictRoutes(app: FastifyInstance): Promise<void>
     // Admission before decoding: when the pool is full the request is refused (503 + Retry-After)
     // without spending CPU on an image that could not be run. The upload is read first so a slow
     // client never holds a place.
-    const reservation = app.model.reserve();
+    const model = app.models.get().require();
+    const reservation = model.reserve();
     let result;
     try {
-      result = await app.model.predict(upload.bytes, {
+      result = await model.predict(upload.bytes, {
         scoreThreshold: q.score_threshold,
         maxDetections: q.max_detections,
         maskFormat: wantsPng ? 'none' : q.mask_format,
@@ -94,7 +96,7 @@ export default async function predictRoutes(app: FastifyInstance): Promise<void>
       reply.header('x-instances', String(result.instances.length));
       return reply.type('image/png').send(result.png);
     }
-    const m = app.model.files!.manifest;
+    const m = model.files.manifest;
     const body: PredictResponse = {
       model: { name: m.name, version: m.version },
       image: result.image,

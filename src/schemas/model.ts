@@ -54,8 +54,12 @@ export const ReadySchema = Type.Object({
   model: Type.Union([Type.Object({ name: Type.String(), version: Type.String(), execution_provider: Type.String() }), Type.Null()]),
   queue_depth: Type.Integer(),
   busy_workers: Type.Integer(),
+  store: Type.Optional(Type.Object({
+    engine: Type.String({ description: '`sqlite` (DATA_DIR) or `postgres` (DATABASE_URL)' }),
+    ok: Type.Boolean({ description: 'The job store answered; when false, evaluation jobs get 503 MRC_ERR_STORE_UNAVAILABLE (predictions still work)' }),
+  }, { description: 'The durable store of evaluation jobs' })),
 }, {
   title: 'Ready',
   description: 'Model loaded and warmed up; not shutting down',
-  examples: [{ status: 'ready', model: { name: 'shapes-maskrcnn', version: '1.0.0', execution_provider: 'cpu' }, queue_depth: 0, busy_workers: 0 }],
+  examples: [{ status: 'ready', model: { name: 'shapes-maskrcnn', version: '1.0.0', execution_provider: 'cpu' }, queue_depth: 0, busy_workers: 0, store: { engine: 'sqlite', ok: true } }],
 });

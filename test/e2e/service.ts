@@ -4,7 +4,8 @@
  * when the model file is absent. Also a detections-mode /evaluate payload whose category and file
  * names are partly hostile, to prove they never become metric labels.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 
@@ -40,9 +41,11 @@ export interface Service {
 export async function startService(opts: { listen?: boolean } = {}): Promise<Service> {
   const { loadConfig } = await import('../../src/config.js');
   const { buildApp } = await import('../../src/app.js');
+  const dataDir = mkdtempSync(join(tmpdir(), 'mrcnn-e2e-data-'));
+  process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   const config = loadConfig({
     MODEL_DIR, MODEL_NAME, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent',
-    INFERENCE_WORKERS: '1', INTRA_OP_THREADS: '1', EXECUTION_PROVIDER: 'cpu',
+    INFERENCE_WORKERS: '1', INTRA_OP_THREADS: '1', EXECUTION_PROVIDER: 'cpu', DATA_DIR: dataDir,
   }, [], ROOT);
   const app = await buildApp(config, { logger: false, waitForModel: true });
   let baseUrl = '';

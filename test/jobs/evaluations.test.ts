@@ -1,9 +1,10 @@
 /**
- * Evaluation jobs (/evaluations) on the real model: a model-mode job over the 13 fixture images of
- * test/fixtures/losses reaches done with the same COCO/VOC blocks and mean losses as one POST
- * /evaluate over the same images; detections mode equals /evaluate too; cancel (queued and
- * running); limits (429); bad inputs are 4xx in the common error shape with `field`; temp dirs are
- * removed when jobs end; job metrics are exported.
+ * Evaluation jobs (/evaluations) on the real model and the SQLite store: a model-mode job over the
+ * 13 fixture images of test/fixtures/losses reaches done with the same COCO/VOC blocks and mean
+ * losses as one POST /evaluate over the same images; detections mode equals /evaluate too; cancel
+ * (queued and running); limits (429); bad inputs are 4xx in the common error shape with `field`;
+ * uploads leave no temp dir once the job is committed to the store; job metrics are exported.
+ * Waits are for states (polling the job), never for an amount of time.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,7 +41,7 @@ describe('evaluation jobs', () => {
   let app: FastifyInstance;
   const tmpRoot = mkdtempSync(join(tmpdir(), 'mrcnn-jobs-test-'));
   before(async () => {
-    app = await buildApp(testConfig({ WARMUP: 'false' }), { logger: false, jobs: { limits: { maxConcurrent: 1, maxQueued: 1, tmpRoot } } });
+    app = await buildApp(testConfig({ WARMUP: 'false', JOBS_MAX_CONCURRENT: '1', JOBS_MAX_QUEUED: '1' }), { logger: false, jobs: { tmpRoot } });
   });
   after(async () => {
     await app.close();
@@ -48,15 +49,16 @@ describe('evaluation jobs', () => {
   });
 
   const get = async (id: string) => (await app.inject({ method: 'GET', url: `/evaluations/${id}` })).json();
-  async function waitDone(id: string, timeoutMs = 300_000): Promise<Record<string, any>> {
-    const end = Date.now() + timeoutMs;
+  /** Polls the job until `pred` holds (the test's own timeout bounds it). */
+  async function waitFor(id: string, pred: (j: Record<string, any>) => boolean): Promise<Record<string, any>> {
     for (;;) {
       const j = await get(id);
-      if (['done', 'failed', 'cancelled'].includes(j.status)) return j;
-      if (Date.now() > end) throw new Error(`job ${id} still ${j.status}`);
-      await sleep(200);
+      if (pred(j)) return j;
+      await sleep(50);
     }
   }
+  /** Until the job ended (finished_at set: a cancelled running job has stopped too). */
+  const waitDone = (id: string): Promise<Record<string, any>> => waitFor(id, (j) => j.finished_at !== null);
 
   test('model mode: 13 images → done; same COCO, VOC and mean losses as one POST /evaluate', async () => {
     const { payload, headers } = modelBody(FILES);
@@ -66,24 +68,18 @@ describe('evaluation jobs', () => {
     assert.match(acc.id, /^[0-9a-f-]{36}$/);
     assert.equal(res.headers.location, `/evaluations/${acc.id}`);
     assert.deepEqual(acc.links, { self: `/evaluations/${acc.id}`, report: `/evaluations/${acc.id}/report`, cancel: `/evaluations/${acc.id}` });
-    assert.equal(readdirSync(tmpRoot).length, 1, 'uploads streamed to one temp dir');
-    const seen = new Set<string>();
-    let job: Record<string, any>;
-    for (;;) {
-      job = await get(acc.id);
-      seen.add(job.status);
-      if (job.status === 'running' && job.progress.images_done > 0) {
-        assert.equal(job.progress.images_total, 13);
-        assert.equal(typeof job.progress.eta_seconds, 'number');
-      }
-      if (['done', 'failed', 'cancelled'].includes(job.status)) break;
-      await sleep(100);
+    assert.equal(readdirSync(tmpRoot).length, 0, 'the upload temp dir is gone: the images are in the store');
+    assert.equal(((await app.jobs.store.getJobInput(acc.id)) as { annotations: { images: unknown[] } }).annotations.images.length, 13);
+    let job = await waitFor(acc.id, (j) => j.finished_at !== null || (j.status === 'running' && j.progress.images_done > 0));
+    if (job.finished_at === null) {
+      assert.equal(job.progress.images_total, 13);
+      assert.equal(typeof job.progress.eta_seconds, 'number');
     }
+    job = await waitDone(acc.id);
     assert.equal(job.status, 'done', JSON.stringify(job.error));
-    assert.ok(seen.has('running'));
+    assert.ok(job.started_at !== null && job.started_at <= job.finished_at);
     assert.deepEqual(job.progress, { phase: 'finished', images_done: 13, images_total: 13, fraction: 1, eta_seconds: null });
     assert.equal(typeof job.expires_at, 'string');
-    assert.equal(readdirSync(tmpRoot).length, 0, 'temp dir removed when the job ended');
 
     const one = await app.inject({ method: 'POST', url: '/evaluate', ...modelBody(FILES) });
     assert.equal(one.statusCode, 200, one.body);
@@ -124,12 +120,11 @@ describe('evaluation jobs', () => {
     const cb = await app.inject({ method: 'DELETE', url: `/evaluations/${b.id}` });
     assert.equal(cb.statusCode, 200);
     assert.equal(cb.json().status, 'cancelled');
-    for (let i = 0; i < 100 && (await get(a.id)).progress.images_done < 1; i++) await sleep(100);
+    await waitFor(a.id, (j) => j.progress.images_done >= 1);
     const ca = await app.inject({ method: 'DELETE', url: `/evaluations/${a.id}` });
-    assert.equal(ca.json().status, 'cancelled');
+    assert.equal(ca.json().status, 'cancelled', 'cancelled at once');
     const doneAtCancel = ca.json().progress.images_done;
-    await sleep(2500);
-    const later = await get(a.id);
+    const later = await waitDone(a.id); // the runner stopped
     assert.equal(later.status, 'cancelled');
     assert.ok(later.progress.images_done <= doneAtCancel + 1, `stopped between images (${later.progress.images_done})`);
     assert.ok(later.progress.images_done < 13);
@@ -175,7 +170,7 @@ describe('evaluation job upload limits', () => {
   const tmpRoot = mkdtempSync(join(tmpdir(), 'mrcnn-jobs-limits-'));
   // fixture sizes: empty-128.png 360 B, r-116x197.png 543 B, wide-96x518.png 721 B, sq-320.png 1888 B, annotations 18922 B
   before(async () => {
-    app = await buildApp(testConfig({ WARMUP: 'false', BODY_LIMIT: '1024' }), { logger: false, jobs: { limits: { maxImages: 2, maxUploadBytes: 19_500, tmpRoot } } });
+    app = await buildApp(testConfig({ WARMUP: 'false', BODY_LIMIT: '1024', JOBS_MAX_IMAGES: '2', JOBS_MAX_UPLOAD: '19500' }), { logger: false, jobs: { tmpRoot } });
   });
   after(async () => {
     await app.close();
@@ -190,8 +185,11 @@ describe('evaluation job upload limits', () => {
     const res = await app.inject({ method: 'POST', url: '/evaluations', ...modelBody(['empty-128.png']) });
     assert.equal(res.statusCode, 202, res.body);
     const id = res.json().id as string;
-    for (let i = 0; i < 600 && !['done', 'failed'].includes((await app.inject({ url: `/evaluations/${id}` })).json().status); i++) await sleep(100);
-    const job = (await app.inject({ url: `/evaluations/${id}` })).json();
+    let job = (await app.inject({ url: `/evaluations/${id}` })).json();
+    while (job.finished_at === null) {
+      await sleep(50);
+      job = (await app.inject({ url: `/evaluations/${id}` })).json();
+    }
     assert.equal(job.status, 'done', JSON.stringify(job.error));
     assert.equal(job.result.images, 1);
     assert.equal(readdirSync(tmpRoot).length, 0);

@@ -1,21 +1,21 @@
 /**
  * A large detections-mode job (2000 images, 120 000 detections, synthetic) does not hold the event
- * loop: per-image evaluation in chunks, accumulation per category group, the VOC table in a worker
- * thread. A 5 ms timer keeps firing during the whole job (it must fire many times, and its
- * largest gap must stay below what one synchronous evaluateDetections takes on the same data), and the result equals
- * evaluateDetections. Uses the job store and runner directly (no HTTP, no model).
+ * loop: per-image records in chunks of images, the accumulation per category group, the VOC table
+ * from per-image records, with a turn of the event loop between steps. A 5 ms timer keeps firing
+ * during the whole job (it must fire many times, and its largest gap must stay below what one
+ * synchronous evaluateDetections takes on the same data), and the result equals evaluateDetections.
+ * Uses the job service on the in-memory store (no HTTP, no model).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../../src/config.js';
 import { evaluateDetections } from '../../src/eval/index.js';
-import { loadJobsConfig } from '../../src/jobs/config.js';
-import { runJob } from '../../src/jobs/runner.js';
-import { JobStore } from '../../src/jobs/store.js';
-import { testConfig } from '../helper.js';
+import { errorBody, normalizeError } from '../../src/errors.js';
+import { MemoryStore } from '../../src/jobs/memory-store.js';
+import { JobService } from '../../src/jobs/service.js';
 
-function synthetic(I: number, G: number, D: number): { gt: unknown; dets: unknown[] } {
+function synthetic(I: number, G: number, D: number): { gt: { images: unknown[]; annotations: unknown[]; categories: unknown[] }; dets: unknown[] } {
   let seed = 7;
   const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
   const box = (): number[] => { const w = 20 + rnd() * 100, h = 20 + rnd() * 80; return [rnd() * 500, rnd() * 380, w, h]; };
@@ -30,8 +30,13 @@ function synthetic(I: number, G: number, D: number): { gt: unknown; dets: unknow
 
 test('a 120k-detection job keeps the event loop responsive and equals evaluateDetections', async (t) => {
   const { gt, dets } = synthetic(2000, 8, 60);
-  const store = new JobStore(loadJobsConfig(testConfig(), {}), (job) => runJob(job, { model: null }));
-  t.after(() => store.close());
+  const service = new JobService({
+    store: new MemoryStore(), limits: loadConfig({}).jobs,
+    model: () => Promise.reject(new Error('no model')),
+    describeError: (err) => { const b = errorBody(normalizeError(err), ''); return { statusCode: b.statusCode, code: b.code, message: b.message, field: b.field }; },
+  });
+  service.start();
+  t.after(() => service.close());
   let maxGap = 0;
   let ticks = 0;
   let last = performance.now();
@@ -42,8 +47,12 @@ test('a 120k-detection job keeps the event loop responsive and equals evaluateDe
     last = now;
   }, 5);
   const t0 = performance.now();
-  const job = store.submit({ mode: 'detections', groundTruth: gt, detections: dets }, { lossSampling: 'expected', iouTypes: ['bbox'] }, null);
-  while (job.status === 'queued' || job.status === 'running') await sleep(5);
+  const submitted = await service.submit({ mode: 'detections', groundTruth: gt, detections: dets, options: { lossSampling: 'expected', iouTypes: ['bbox'] }, total: gt.images.length });
+  let job = await service.get(submitted.id);
+  while (job.finishedAt === null) {
+    await service.idle();
+    job = await service.get(submitted.id);
+  }
   clearInterval(timer);
   const jobMs = performance.now() - t0;
   assert.equal(job.status, 'done', JSON.stringify(job.error));
@@ -51,9 +60,8 @@ test('a 120k-detection job keeps the event loop responsive and equals evaluateDe
   const ref = evaluateDetections({ groundTruth: gt, detections: dets, iouTypes: ['bbox'] });
   const syncMs = performance.now() - s0;
   t.diagnostic(`job ${jobMs.toFixed(0)} ms, largest event-loop gap ${maxGap.toFixed(0)} ms; one synchronous evaluateDetections ${syncMs.toFixed(0)} ms`);
-  const r = job.result as unknown as { coco: typeof ref.coco; voc: typeof ref.voc };
-  assert.deepEqual(r.coco, ref.coco);
-  assert.deepEqual(r.voc, ref.voc);
+  assert.deepEqual(job.result!.coco, ref.coco);
+  assert.deepEqual(job.result!.voc, ref.voc);
   // Structural, not a latency budget (timings on a shared CI machine vary): the loop kept turning
   // during the job (a synchronous evaluation would let the timer fire at most once), and no single
   // block lasted as long as the whole synchronous evaluation.

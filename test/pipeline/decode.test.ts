@@ -1,10 +1,11 @@
 /**
- * decode.ts and preprocess.ts: orientation, colour handling, every refused input with its
- * catalog code and status, and the float conversion.
+ * decode.ts and preprocess.ts: orientation, colour handling, every refused input with its typed
+ * error's code and the status src/errors.ts maps it to, and the float conversion.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
+import { normalizeError } from '../../src/errors.js';
 import { decodeImage, sniffFormat } from '../../src/pipeline/decode.js';
 import { buildFeeds, toChwFloat } from '../../src/pipeline/preprocess.js';
 import { pngWithDeclaredSize, solidImage } from '../helper.js';
@@ -12,9 +13,9 @@ import { pngWithDeclaredSize, solidImage } from '../helper.js';
 const opts = { maxPixels: 1_000_000, field: 'image' };
 
 async function rejects(buf: Buffer, status: number, code: string, o = opts): Promise<void> {
-  await assert.rejects(decodeImage(buf, o), (err: Error & { statusCode?: number; code?: string; field?: string }) => {
+  await assert.rejects(decodeImage(buf, o), (err: Error & { code?: string; field?: string }) => {
     assert.equal(err.code, code, err.message);
-    assert.equal(err.statusCode, status);
+    assert.equal(normalizeError(err).statusCode, status);
     assert.equal(err.field, o.field);
     return true;
   });

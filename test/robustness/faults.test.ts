@@ -138,7 +138,7 @@ describe('faults while serving', { skip: skipNoModel }, () => {
     // injected at the pool boundary: this one request's image tensor is replaced by a rank-2 one,
     // which the real worker's real onnxruntime session rejects ("invalid rank"), reported back as
     // a worker error, exactly as a graph failure would be.
-    const pool = app.model.pipeline!.pool;
+    const pool = app.models.default.pipeline!.pool;
     const run = pool.run.bind(pool);
     pool.run = (feeds) => {
       pool.run = run;
@@ -165,7 +165,7 @@ describe('faults while serving', { skip: skipNoModel }, () => {
   test('the inference worker thread dies: the pool starts a replacement and requests succeed again', async () => {
     // Terminated while idle: terminating it during session.run() aborts the whole process (an
     // onnxruntime-node bug, see scripts/robustness/ort-terminate-abort.mjs and docs/robustness.md).
-    const pool = app.model.pipeline!.pool;
+    const pool = app.models.default.pipeline!.pool;
     const slots = (pool as unknown as { slots: Array<{ worker: Worker }> }).slots;
     assert.equal(slots.length, 1);
     assert.equal((await predict(png)).statusCode, 200);

@@ -10,7 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,11 +28,18 @@ export const FIXTURE_ANNOTATIONS = join(ROOT, 'test', 'fixtures', 'losses', 'ann
 /** `test(name, { skip: skipNoModel }, fn)`: the only reason these tests may skip. */
 export const skipNoModel: string | false = existsSync(MODEL_FILE) ? false : `model file absent: ${MODEL_FILE}`;
 
-/** Env of every app/server started here: loopback, CPU, quiet logs (overridable per call). */
+/** A fresh DATA_DIR (an empty job store), removed when this process exits. */
+export function tempDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mrcnn-data-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Env of every app/server started here: loopback, CPU, quiet logs, a fresh DATA_DIR (overridable per call). */
 export function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
     MODEL_DIR, MODEL_NAME, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', EXECUTION_PROVIDER: 'cpu',
-    INFERENCE_WORKERS: '1', INTRA_OP_THREADS: '1', ...extra,
+    INFERENCE_WORKERS: '1', INTRA_OP_THREADS: '1', ...(extra.DATA_DIR ? {} : { DATA_DIR: tempDataDir() }), ...extra,
   };
 }
 

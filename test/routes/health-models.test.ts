@@ -18,13 +18,14 @@ test('live, ready and model metadata of the loaded model', async (t) => {
   assert.equal(live.json().status, 'ok');
   const ready = await app.inject({ url: '/health/ready' });
   assert.equal(ready.statusCode, 200);
-  assert.deepEqual(Object.keys(ready.json()).sort(), ['busy_workers', 'model', 'queue_depth', 'status']);
+  assert.deepEqual(Object.keys(ready.json()).sort(), ['busy_workers', 'model', 'queue_depth', 'status', 'store']);
+  assert.deepEqual(ready.json().store, { engine: 'sqlite', ok: true });
   assert.equal(ready.json().model.execution_provider, 'cpu');
 
   const res = await app.inject({ url: '/models' });
   assert.equal(res.statusCode, 200);
   const [m] = res.json().models as Array<Record<string, unknown>>;
-  const manifest = app.model.files!.manifest;
+  const manifest = app.models.default.files!.manifest;
   assert.equal(m!.name, manifest.name);
   assert.equal(m!.version, manifest.version);
   assert.deepEqual(m!.classes, manifest.classes.map((name, i) => ({ id: i + 1, name })));
@@ -56,12 +57,12 @@ test('/health/ready is 503 until the model is warm, and after close starts', asy
     assert.ok(Number(early.headers['retry-after']) >= 1);
     assert.equal((await app.inject({ url: '/health/live' })).statusCode, 200);
     assertError(await app.inject({ url: '/models' }), 503, 'MRC_ERR_MODEL_NOT_READY', null);
-    await app.model.loaded;
+    await app.models.default.loaded;
     assert.equal((await app.inject({ url: '/health/ready' })).statusCode, 200);
   } finally {
     await app.close();
   }
-  assert.equal(app.model.state, 'closed');
+  assert.equal(app.models.default.state, 'closed');
 });
 
 test('EXPECTED FAILURE - start-up names the problem: missing model, bad sha256, CUDA unavailable', async (t) => {

@@ -33,7 +33,7 @@ describe('POST /predict', () => {
     assert.match(res.headers['content-type'] as string, /application\/json/);
     assert.match(res.headers['server-timing'] as string, /inference;dur=/);
     const body = res.json() as Body;
-    assert.equal(body.model.name, app.model.files!.manifest.name);
+    assert.equal(body.model.name, app.models.default.files!.manifest.name);
     assert.deepEqual(body.image, { width: 256, height: 192, format: 'png' });
     for (const k of ['decode', 'preprocess', 'inference', 'postprocess', 'queue', 'total']) assert.equal(typeof body.timings_ms[k], 'number', k);
     assert.ok(body.instances.length >= 1, 'the shapes model finds something at score >= 0.05');

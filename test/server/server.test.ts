@@ -37,7 +37,7 @@ test('fetch: raw and multipart uploads over HTTP; /health/live answers quickly d
   const probes: Array<{ status: number; ms: number; busy: number }> = [];
   for (let i = 0; i < 8; i++) {
     await sleep(60);
-    const busy = app.model.pipeline!.pool.busy;
+    const busy = app.models.default.pipeline!.pool.busy;
     probes.push({ ...(await timed(`${base}/health/live`)), busy });
   }
   const done = await Promise.all(pending);
@@ -56,7 +56,7 @@ test('queue full → 503 MRC_ERR_QUEUE_FULL with Retry-After; the running reques
   const png = await shapesImage(320, 240);
   const post = () => fetch(`${base}/predict?mask_format=none`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
   const first = post();
-  while (app.model.pipeline!.pool.busy === 0) await sleep(5);
+  while (app.models.default.pipeline!.pool.busy === 0) await sleep(5);
   const second = await post();
   assert.equal(second.status, 503);
   assert.ok(Number(second.headers.get('retry-after')) >= 1);
@@ -77,7 +77,7 @@ test('during shutdown: the in-flight request finishes, a request arriving on the
   const ended = new Promise<void>((resolve) => sock.on('close', () => resolve()));
   sock.write(`POST /predict?mask_format=none HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${png.length}\r\n\r\n`);
   sock.write(png);
-  while (app.model.pipeline!.pool.busy === 0) await sleep(5);
+  while (app.models.default.pipeline!.pool.busy === 0) await sleep(5);
   const closing = app.close();
   await sleep(20);
   sock.write('GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n');

@@ -184,12 +184,24 @@ export interface CocoResults {
   source: Int32Array;
 }
 
+/**
+ * Where a batch of results sits in the whole results array (an evaluation fed image by image):
+ * `offset` results come before it (ids and JSON paths continue from there), and `branch` is the
+ * loadRes branch the whole array's results[0] chose (the first non-empty batch's).
+ */
+export interface ResultsBatchPosition {
+  offset?: number;
+  branch?: 'bbox' | 'segm';
+}
+
 /** Validate a COCO results array against `gt`. Mirrors `coco.py: COCO.loadRes` (detection branches). */
-export function loadResults(gt: CocoGroundTruth, json: unknown, path: string, warnings: WarningCollector): CocoResults {
+export function loadResults(gt: CocoGroundTruth, json: unknown, path: string, warnings: WarningCollector, at: ResultsBatchPosition = {}): CocoResults {
   const arr = expectArray(json, path);
   const N = arr.length;
+  const offset = at.offset ?? 0;
   let branch: CocoResults['branch'] = 'empty';
-  if (N > 0) {
+  if (N > 0 && at.branch) branch = at.branch;
+  else if (N > 0) {
     const first = expectObject(arr[0], `${path}[0]`);
     if (first.bbox !== undefined && !(Array.isArray(first.bbox) && first.bbox.length === 0)) branch = 'bbox';
     else if (first.segmentation !== undefined) branch = 'segm';
@@ -201,7 +213,7 @@ export function loadResults(gt: CocoGroundTruth, json: unknown, path: string, wa
   const segmentation: unknown[] = [];
   let n = 0, dropped = 0, firstDropped = '';
   for (let i = 0; i < N; i++) {
-    const p = `${path}[${i}]`;
+    const p = `${path}[${offset + i}]`;
     const o = expectObject(arr[i], p);
     const imgId = expectNumber(o.image_id, `${p}.image_id`);
     const img = gt.imageIndex.get(imgId);
@@ -229,13 +241,13 @@ export function loadResults(gt: CocoGroundTruth, json: unknown, path: string, wa
       if (dropped++ === 0) firstDropped = `${p}.category_id`;
       continue;
     }
-    id[n] = i + 1;
+    id[n] = offset + i + 1;
     image[n] = img;
     category[n] = cat;
     score[n] = s;
     area[n] = a;
     segmentation.push(o.segmentation);
-    source[n] = i;
+    source[n] = offset + i;
     n++;
   }
   if (dropped > 0) {
