@@ -75,6 +75,44 @@ for (let i = 0; i < 25; i++) {
 times.sort((a, b) => a - b);
 const p50 = times[Math.floor(times.length / 2)]!;
 
+/**
+ * Precision and recall of what /predict returns at its default score_threshold 0.5: per image,
+ * detections with score >= 0.5 in descending score order each take the unmatched ground truth of the
+ * same class with the highest box IoU >= 0.5 (a true positive); the rest are false positives
+ * (duplicates and wrong classes among them). Recall = matched ground truth / all ground truth.
+ */
+function precisionRecall(threshold: number) {
+  type Box = number[];
+  const iou = (a: Box, b: Box): number => {
+    const ix = Math.max(0, Math.min(a[0]! + a[2]!, b[0]! + b[2]!) - Math.max(a[0]!, b[0]!));
+    const iy = Math.max(0, Math.min(a[1]! + a[3]!, b[1]! + b[3]!) - Math.max(a[1]!, b[1]!));
+    const inter = ix * iy;
+    return inter / (a[2]! * a[3]! + b[2]! * b[3]! - inter);
+  };
+  const anns = (gt as unknown as { annotations: Array<{ image_id: number; category_id: number; bbox: Box; iscrowd?: number }> }).annotations
+    .filter((a) => !a.iscrowd);
+  let tp = 0, fp = 0, sameClassDuplicates = 0, wrongClass = 0;
+  for (const im of gt.images) {
+    const g = anns.filter((a) => a.image_id === im.id);
+    const used = new Array<boolean>(g.length).fill(false);
+    const dets = (results as Array<{ image_id: number; category_id: number; score: number; bbox: Box }>)
+      .filter((r) => r.image_id === im.id && r.score >= threshold).sort((a, b) => b.score - a.score);
+    for (const d of dets) {
+      let best = -1, bestIou = 0.5;
+      g.forEach((a, j) => { const v = iou(d.bbox, a.bbox); if (!used[j] && a.category_id === d.category_id && v >= bestIou) { best = j; bestIou = v; } });
+      if (best >= 0) { used[best] = true; tp++; continue; }
+      fp++;
+      if (g.some((a) => a.category_id === d.category_id && iou(d.bbox, a.bbox) >= 0.5)) sameClassDuplicates++;
+      else if (g.some((a) => iou(d.bbox, a.bbox) >= 0.5)) wrongClass++;
+    }
+  }
+  return {
+    score_threshold: threshold, precision: tp / Math.max(1, tp + fp), recall: tp / Math.max(1, anns.length),
+    true_positives: tp, false_positives: fp, false_positive_duplicates: sameClassDuplicates,
+    false_positive_wrong_class: wrongClass, ground_truth: anns.length,
+  };
+}
+
 const stats = (s: Array<number | null>) => ({
   AP: s[0], AP50: s[1], AP75: s[2], APs: s[3], APm: s[4], APl: s[5], AR1: s[6], AR10: s[7], AR100: s[8],
 });
@@ -83,10 +121,11 @@ const card = {
   box: stats(bboxRes.coco.bbox!.stats),
   mask: stats(segmRes.coco.segm!.stats),
   voc: { mAP: bboxRes.voc.mAP, classes: bboxRes.voc.classes },
+  at_default_threshold: precisionRecall(0.5),
   box_per_category: bboxRes.coco.bbox!.per_category,
   mask_per_category: segmRes.coco.segm!.per_category,
   latency: { raw_ort_p50_ms_256x256: Math.round(p50 * 10) / 10, threads, runs: times.length },
   predict_pipeline_seconds_per_image: predictSeconds / gt.images.length,
 };
 await writeFile(outFile, JSON.stringify(card, null, 2) + '\n');
-console.log(JSON.stringify({ box: card.box, mask: card.mask, voc_mAP: card.voc.mAP, latency: card.latency }, null, 1));
+console.log(JSON.stringify({ box: card.box, mask: card.mask, voc_mAP: card.voc.mAP, at_default_threshold: card.at_default_threshold, latency: card.latency }, null, 1));
