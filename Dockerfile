@@ -94,7 +94,8 @@ COPY --from=node /usr/local/bin/node /usr/local/bin/node
 RUN set -eu; \
     node --version; \
     groupadd --system --gid 10001 app; \
-    useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app
+    useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app; \
+    mkdir -p /data; chown app:app /data; chmod 0750 /data
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
@@ -107,7 +108,11 @@ ENV NODE_ENV=production \
     PORT=8080 \
     EXECUTION_PROVIDER=auto \
     MODEL_DIR=/app/models \
-    MODEL_NAME=shapes
+    MODEL_NAME=shapes \
+    DATA_DIR=/data
+# The embedded store (SQLite) lives here: mount a volume to keep jobs across container restarts,
+# or set DATABASE_URL to use PostgreSQL instead.
+VOLUME ["/data"]
 LABEL org.opencontainers.image.title="maskrcnn-serve" \
       org.opencontainers.image.description="Mask R-CNN ONNX inference service (Fastify + onnxruntime-node)" \
       org.opencontainers.image.licenses="Apache-2.0" \

@@ -11,6 +11,9 @@
  * square, GET /models -> execution provider, GET /metrics -> Prometheus text with the model info
  * and the /predict request counted. Phase "predict" (a second container with a mounted model):
  * /health/ready + /predict + /models only.
+ * Phase full also submits a detections-mode evaluation job (kept by the embedded store under
+ * DATA_DIR=/data) and writes its id to --job-file; phase "after-restart" (the same container,
+ * stopped and started again) checks that job is still answered, done, with the same result.
  * Prints one "PASS|FAIL <check>: detail" line per check and exits 1 if any failed.
  */
 import { writeFileSync } from 'node:fs';
@@ -23,6 +26,7 @@ const { values: args } = parseArgs({
     provider: { type: 'string', default: 'cpu' },
     'png-out': { type: 'string' },
     phase: { type: 'string', default: 'full' },
+    'job-file': { type: 'string' },
     timeout: { type: 'string', default: '120000' },
   },
 });
@@ -205,6 +209,51 @@ if (full) {
     }
     const series = r.text.split('\n').filter((l) => l && !l.startsWith('#')).length;
     return `${series} samples; ${info}`;
+  });
+}
+
+// ---------------------------------------------------------------- jobs (the embedded store)
+const JOB_GT = {
+  images: [{ id: 1, file_name: 'a.png', width: 100, height: 80 }],
+  categories: [{ id: 1, name: 'square' }],
+  annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [10, 10, 20, 20], area: 400, iscrowd: 0,
+    segmentation: [[10, 10, 30, 10, 30, 30, 10, 30]] }],
+};
+const JOB_DT = [{ image_id: 1, category_id: 1, bbox: [10, 10, 20, 20], score: 0.9 }];
+
+async function waitJob(id) {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await http('GET', `/evaluations/${id}`);
+    assert(r.status === 200, `GET /evaluations/${id}: ${r.status} ${short(r.text)}`);
+    if (!['queued', 'running'].includes(r.json.status)) return r.json;
+    assert(Date.now() - t0 < timeoutMs, `job ${id} still ${r.json.status}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
+if (full && args['job-file']) {
+  await check('POST /evaluations (detections mode) -> 202, done, kept in DATA_DIR', async () => {
+    const r = await http('POST', '/evaluations?iou_types=bbox', {
+      body: JSON.stringify({ ground_truth: JOB_GT, detections: JOB_DT }), headers: { 'content-type': 'application/json' },
+    });
+    assert(r.status === 202, `status ${r.status}: ${short(r.text)}`);
+    const job = await waitJob(r.json.id);
+    assert(job.status === 'done', `job ended ${job.status}: ${short(JSON.stringify(job.error))}`);
+    // pycocotools' precision is tp / (tp + fp + eps): a perfect detection of one object gives 1 - 2e-16
+    assert(Math.abs(job.result.coco.bbox.stats[0] - 1) < 1e-9, `AP ${job.result.coco.bbox.stats[0]}, expected 1`);
+    writeFileSync(args['job-file'], job.id);
+    return `job ${job.id} done, AP ${job.result.coco.bbox.stats[0]}`;
+  });
+}
+
+if (args.phase === 'after-restart') {
+  await check('the job of the first run is answered after the container restarted', async () => {
+    const { readFileSync } = await import('node:fs');
+    const id = readFileSync(args['job-file'], 'utf8').trim();
+    const job = await waitJob(id);
+    assert(job.status === 'done' && Math.abs(job.result.coco.bbox.stats[0] - 1) < 1e-9, `job ${id}: ${job.status}`);
+    return `job ${id} done, AP ${job.result.coco.bbox.stats[0]}`;
   });
 }
 

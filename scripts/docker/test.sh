@@ -255,7 +255,8 @@ else
 fi
 
 log "HTTP checks (scripts/docker/smoke.mjs)"
-if node "$ROOT/scripts/docker/smoke.mjs" --url "http://127.0.0.1:$PORT" --provider "$EXPECT_PROVIDER" --png-out "$ART/square.png" >"$ART/smoke.out" 2>&1; then
+if node "$ROOT/scripts/docker/smoke.mjs" --url "http://127.0.0.1:$PORT" --provider "$EXPECT_PROVIDER" --png-out "$ART/square.png" \
+    --job-file "$ART/job-id" >"$ART/smoke.out" 2>&1; then
   smoke_ok=1
 else
   smoke_ok=0
@@ -304,7 +305,18 @@ if grep -Eq '"level":(50|60)|Unhandled|uncaught' "$ART/container.log"; then
 else
   pass "no errors in the container log" "$(wc -l <"$ART/container.log") lines, none at error/fatal level"
 fi
-"$DOCKER" rm "$NAME" >/dev/null 2>&1
+# The same container started again: its /data volume (the embedded store) still holds the job.
+if [[ -s "$ART/job-id" ]]; then
+  "$DOCKER" start "$NAME" >/dev/null
+  if wait_ready "$NAME" "$PORT" && node "$ROOT/scripts/docker/smoke.mjs" --url "http://127.0.0.1:$PORT" \
+      --provider "$EXPECT_PROVIDER" --phase after-restart --job-file "$ART/job-id" >"$ART/smoke-restart.out" 2>&1; then
+    pass "job kept across a container restart" "$(grep -E '^PASS the job' "$ART/smoke-restart.out" | cut -c1-200)"
+  else
+    fail "job kept across a container restart" "$(grep '^FAIL' "$ART/smoke-restart.out" 2>/dev/null | head -n 3 | tr '\n' ' ')"
+  fi
+  "$DOCKER" stop -t 30 "$NAME" >/dev/null 2>&1
+fi
+"$DOCKER" rm -v "$NAME" >/dev/null 2>&1
 
 # ------------------------------------------------------------------------------ 7. mounted model
 phase mounted-model
