@@ -17,6 +17,8 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
+import type { EvaluationResponse } from '../evaluation/response.js';
+import { summarizeEvaluation } from '../evaluation/summary.js';
 import { formatResult, type ResultLike } from './format.js';
 import { ProgressBar } from './progress.js';
 
@@ -102,7 +104,8 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       return 1;
     }
     const r = run.job.result;
-    const text = formatResult(r, `Evaluated ${r.counts.images} images, ${r.counts.gt_instances} GT instances, ${r.counts.detections} detections (${detections ? 'detections' : 'model'} mode, job ${run.job.id})`);
+    const sum = summarizeEvaluation(r as unknown as EvaluationResponse);
+    const text = formatResult(r, `Evaluated ${sum.images} images, ${sum.gtInstances} GT instances, ${sum.detections} detections (${detections ? 'detections' : 'model'} mode, job ${run.job.id})`);
     if (args.json === '-') io.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     else {
       io.stdout.write(text);

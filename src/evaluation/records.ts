@@ -100,11 +100,14 @@ export function decodeImageOutcome(bytes: Uint8Array): ImageOutcome {
   const header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 4, n).toString('utf8')) as Header;
   if (header.v !== 1) throw new RangeError(`image outcome: unknown layout version ${String(header.v)}`);
   const start = Math.ceil((4 + n) / 8) * 8;
-  // copies: the arrays must not alias the caller's buffer, and Float64Array needs 8-byte alignment
+  // copies into fresh buffers: the arrays must not alias the caller's bytes (a driver's Buffer may be
+  // a view of a shared pool, whose slice() is not a copy), and Float64Array needs 8-byte alignment
   const read = <A extends Float64Array | Float32Array | Uint8Array>(ref: ArrayRef): A => {
     const [kind, off, count] = ref;
     const len = count * SIZE[kind];
-    const copy = bytes.slice(start + off, start + off + len).buffer;
+    const own = new Uint8Array(len);
+    own.set(bytes.subarray(start + off, start + off + len));
+    const copy = own.buffer;
     return (kind === 'f64' ? new Float64Array(copy) : kind === 'f32' ? new Float32Array(copy) : new Uint8Array(copy)) as A;
   };
   const images: ImageRecords[] = header.images.map((im) => {

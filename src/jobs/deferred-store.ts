@@ -49,7 +49,8 @@ export function deferredStore(open: () => Promise<Store>, engine: Store['engine'
   })();
   opened.catch(() => { /* observed by whoever awaits `opened` */ });
   const store = new Proxy({} as Store, {
-    get(_t, prop: keyof Store) {
+    get(_t, prop: keyof Store | 'then') {
+      if (prop === 'then') return undefined; // not a thenable: `await store` must not call into it
       if (prop === 'engine') return real?.engine ?? engine;
       if (prop === 'location') return real?.location ?? location;
       return (...args: unknown[]) => {

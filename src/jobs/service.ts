@@ -267,6 +267,8 @@ export class JobService {
         while (!this.closed && this.running.size < this.limits.maxConcurrent) {
           const job = await this.store.claimNext(this.owner, this.limits.leaseMs, this.clock());
           if (!job) break;
+          // our own job whose lease renewal came late (a stalled event loop): it still runs here
+          if (this.running.has(job.id)) continue;
           this.execute(job);
         }
       } while (this.pumpAgain && !this.closed);

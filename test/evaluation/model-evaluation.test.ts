@@ -111,4 +111,11 @@ test('the outcome codec round-trips every field', async () => {
   }
   assert.deepEqual(x.voc, y.voc);
   assert.throws(() => decodeImageOutcome(new Uint8Array(2)), RangeError);
+  // bytes as a driver returns them: a Buffer viewing part of a larger pool (pg)
+  const enc = encodeImageOutcome(o);
+  const pool = Buffer.alloc(enc.length + 3000, 0xab);
+  pool.set(enc, 1000);
+  const fromPool = decodeImageOutcome(pool.subarray(1000, 1000 + enc.length));
+  assert.deepEqual(fromPool.records.images[0]!.voc, y.voc);
+  assert.ok(bits(fromPool.records.images[0]!.coco.bbox![0]!.dtScores).equals(bits(y.coco.bbox![0]!.dtScores)));
 });

@@ -1,10 +1,12 @@
 /**
  * A large detections-mode job (2000 images, 120 000 detections, synthetic) does not hold the event
  * loop: per-image records in chunks of images, the accumulation per category group, the VOC table
- * from per-image records, with a turn of the event loop between steps. A 5 ms timer keeps firing
- * during the whole job (it must fire many times, and its largest gap must stay below what one
- * synchronous evaluateDetections takes on the same data), and the result equals evaluateDetections.
- * Uses the job service on the in-memory store (no HTTP, no model).
+ * from per-image records, with a turn of the event loop between steps. Counted, not timed: a
+ * setImmediate chain counts the event-loop turns during the job (each one is a moment other requests
+ * are served); a synchronous evaluation would allow a handful, the job must allow at least one per
+ * chunk of images. The wall-clock gaps are reported as a diagnostic only (they depend on the
+ * machine's load). The result equals evaluateDetections. Uses the job service on the in-memory store
+ * (no HTTP, no model).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,14 +40,17 @@ test('a 120k-detection job keeps the event loop responsive and equals evaluateDe
   service.start();
   t.after(() => service.close());
   let maxGap = 0;
-  let ticks = 0;
+  let turns = 0;
   let last = performance.now();
-  const timer = setInterval(() => {
-    ticks++;
+  let spinning = true;
+  const spin = (): void => {
+    turns++;
     const now = performance.now();
     maxGap = Math.max(maxGap, now - last);
     last = now;
-  }, 5);
+    if (spinning) setImmediate(spin);
+  };
+  setImmediate(spin);
   const t0 = performance.now();
   const submitted = await service.submit({ mode: 'detections', groundTruth: gt, detections: dets, options: { lossSampling: 'expected', iouTypes: ['bbox'] }, total: gt.images.length });
   let job = await service.get(submitted.id);
@@ -53,18 +58,15 @@ test('a 120k-detection job keeps the event loop responsive and equals evaluateDe
     await service.idle();
     job = await service.get(submitted.id);
   }
-  clearInterval(timer);
+  spinning = false;
   const jobMs = performance.now() - t0;
   assert.equal(job.status, 'done', JSON.stringify(job.error));
   const s0 = performance.now();
   const ref = evaluateDetections({ groundTruth: gt, detections: dets, iouTypes: ['bbox'] });
   const syncMs = performance.now() - s0;
-  t.diagnostic(`job ${jobMs.toFixed(0)} ms, largest event-loop gap ${maxGap.toFixed(0)} ms; one synchronous evaluateDetections ${syncMs.toFixed(0)} ms`);
+  t.diagnostic(`job ${jobMs.toFixed(0)} ms, ${turns} event-loop turns, largest gap ${maxGap.toFixed(0)} ms; one synchronous evaluateDetections ${syncMs.toFixed(0)} ms`);
   assert.deepEqual(job.result!.coco, ref.coco);
   assert.deepEqual(job.result!.voc, ref.voc);
-  // Structural, not a latency budget (timings on a shared CI machine vary): the loop kept turning
-  // during the job (a synchronous evaluation would let the timer fire at most once), and no single
-  // block lasted as long as the whole synchronous evaluation.
-  assert.ok(ticks >= 10, `the event loop turned ${ticks} times during the job`);
-  assert.ok(maxGap < syncMs, `largest gap ${maxGap.toFixed(0)} ms vs ${syncMs.toFixed(0)} ms synchronous`);
+  const chunks = Math.ceil(gt.images.length / 64);
+  assert.ok(turns >= chunks, `the event loop turned ${turns} times during the job (>= one per chunk of 64 images: ${chunks})`);
 });
