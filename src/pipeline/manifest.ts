@@ -2,7 +2,7 @@
  * @file Model files: reads `<MODEL_DIR>/<name>/manifest.json`, validates it, resolves the graph file
  * without ever leaving MODEL_DIR (symlinks included) and checks the graph's sha256.
  *
- * Used by src/plugins/model.ts at start-up. Every failure is a ModelLoadError whose message names
+ * Used by src/models/loader.ts at start-up. Every failure is a ModelLoadError whose message names
  * the model, the file and what is wrong, so a broken deployment says why in its first log line.
  */
 import { createHash } from 'node:crypto';

@@ -3,7 +3,7 @@
  * [0, 1] at original resolution (resize and normalisation happen inside the graph, exactly as
  * torchvision's GeneralizedRCNNTransform does), plus the empty `gt_boxes` [0, 4] of /predict.
  *
- * Used by src/pipeline/predict.ts and the warm-up in src/plugins/model.ts.
+ * Used by src/pipeline/predict.ts and the warm-up in src/models/loader.ts.
  */
 import type { Tensor, TensorMap } from './session-types.js';
 

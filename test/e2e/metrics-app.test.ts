@@ -86,7 +86,7 @@ describe('metrics of the real app', { skip: skipNoModel }, () => {
     const unobserved = parseSamples(text)
       .filter((s) => s.name === 'mrcnn_stage_duration_seconds_count' && s.value === 0)
       .map((s) => s.labels.stage);
-    // The timings come from src/pipeline/evaluate-model.ts / src/routes/evaluate.ts through
+    // The timings come from src/evaluation/model-evaluation.ts / src/routes/evaluate.ts through
     // app.metrics.observeStage.
     assert.deepEqual(unobserved, [], `stages never observed: ${unobserved.join(', ')}`);
   });
