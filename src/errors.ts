@@ -81,10 +81,11 @@ export const FAILURE_STATUS: Readonly<Record<string, number>> = {
   MRC_ERR_JOB_NOT_DONE: 409,
   MRC_ERR_JOB_CANCELLED: 409,
   MRC_ERR_TOO_MANY_JOBS: 429,
+  MRC_ERR_JOB_ABANDONED: 500,
 };
 
 /** 5xx codes whose catalog message is fixed text and may be shown to clients. */
-const PUBLIC_5XX = new Set(['MRC_ERR_QUEUE_FULL', 'MRC_ERR_MODEL_NOT_READY', 'MRC_ERR_SHUTTING_DOWN', 'MRC_ERR_STORE_UNAVAILABLE']);
+const PUBLIC_5XX = new Set(['MRC_ERR_QUEUE_FULL', 'MRC_ERR_MODEL_NOT_READY', 'MRC_ERR_SHUTTING_DOWN', 'MRC_ERR_STORE_UNAVAILABLE', 'MRC_ERR_JOB_ABANDONED']);
 
 /** Attaches the offending input path (e.g. `querystring.max_detections`) to an error. */
 export function withField<E extends Error>(err: E, field: string): E & { field: string } {

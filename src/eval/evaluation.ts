@@ -185,6 +185,9 @@ export class Evaluation {
   private readonly batches: BatchSummary[] = [];
   private branch: 'bbox' | 'segm' | null = null;
   private gtSegmChecked = false;
+  /** Results fed (sum of the batches' inputCount) and whether every batch carried masks. */
+  private fed = 0;
+  private allMasks = true;
 
   private constructor(groundTruth: unknown, options: EvaluationOptions) {
     this.paths = options.paths ?? { groundTruth: 'ground_truth', detections: 'detections' };
@@ -223,15 +226,13 @@ export class Evaluation {
 
   /** Results fed so far (the offset of the next image's batch). */
   get resultsFed(): number {
-    let n = 0;
-    for (const b of this.batches) n += b.inputCount;
-    return n;
+    return this.fed;
   }
 
   /** The IoU types whose records a batch computes (those asked for, or the candidates). */
   private candidateTypes(masks: boolean): IouType[] {
     if (this.explicitTypes) return this.explicitTypes;
-    return this.gtHasMasks && masks && this.batches.every((b) => b.masks) ? ['bbox', 'segm'] : ['bbox'];
+    return this.gtHasMasks && masks && this.allMasks ? ['bbox', 'segm'] : ['bbox'];
   }
 
   /**
@@ -276,6 +277,8 @@ export class Evaluation {
     }
     if (set.batch) {
       this.batches.push(set.batch);
+      this.fed += set.batch.inputCount;
+      this.allMasks &&= set.batch.masks;
       if (set.batch.branch !== 'empty') this.branch ??= set.batch.branch;
     }
     for (const im of set.images) this.images.set(im.imageId, im);
@@ -284,8 +287,7 @@ export class Evaluation {
   /** The IoU types evaluated, decided from everything fed (chooseIouTypes of one pass). */
   private finalTypes(warnings: WarningCollector): IouType[] {
     if (this.explicitTypes) return this.explicitTypes;
-    const dtHasMasks = this.batches.every((b) => b.masks);
-    if (this.gtHasMasks && dtHasMasks) return ['bbox', 'segm'];
+    if (this.gtHasMasks && this.allMasks) return ['bbox', 'segm'];
     warnings.add('segm-skipped', this.gtHasMasks ? this.paths.detections : `${this.paths.groundTruth}.annotations`,
       `segm not evaluated: ${this.gtHasMasks ? 'some detections' : 'some ground-truth annotations'} have no segmentation (request iou_types=segm to evaluate boxes as masks)`);
     return ['bbox'];

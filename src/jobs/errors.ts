@@ -1,7 +1,7 @@
 /**
  * @file Typed errors of evaluation jobs (src/failure.ts): an unknown or expired job, the report of a
- * job that is not done, no free job slot, a job stopped by its cancellation. src/errors.ts maps them
- * to 404, 409 and 429 (+ Retry-After).
+ * job that is not done, no free job slot, a job stopped by its cancellation, a job given up after too
+ * many starts. src/errors.ts maps them to 404, 409, 429 (+ Retry-After) and 500.
  */
 import { Failure } from '../failure.js';
 
@@ -38,5 +38,14 @@ export class JobCancelledError extends Failure {
   readonly code = 'MRC_ERR_JOB_CANCELLED';
   constructor() {
     super('Evaluation job was cancelled');
+  }
+}
+
+/** A job started too many times without finishing: it keeps killing or hanging its processes. */
+export class JobAbandonedError extends Failure {
+  override readonly name = 'JobAbandonedError';
+  readonly code = 'MRC_ERR_JOB_ABANDONED';
+  constructor(starts: number) {
+    super(`Evaluation job was started ${starts} time${starts === 1 ? '' : 's'} without finishing (its process died or hung each time); it is not run again`);
   }
 }

@@ -26,7 +26,7 @@ import type { JobsConfig } from '../config.js';
 import type { EvaluateOptions } from '../evaluation/response.js';
 import type { ModelRunner } from '../models/runtime.js';
 import { ShuttingDownError } from '../models/errors.js';
-import { JobCancelledError, JobNotDoneError, JobNotFoundError, TooManyJobsError } from './errors.js';
+import { JobAbandonedError, JobCancelledError, JobNotDoneError, JobNotFoundError, TooManyJobsError } from './errors.js';
 import { runJob, type JobRunOutput, type RunJobContext } from './run-job.js';
 import { isFinished, loadReportData, storeReportData, type Job, type JobError, type ReportData, type StoredReportData } from './types.js';
 
@@ -72,6 +72,11 @@ export interface JobServiceOptions {
   owner?: string;
   /** Overlays drawn in a report (default 3). */
   overlays?: number;
+  /**
+   * A job claimed more often than this without finishing is failed instead of run again: it keeps
+   * killing (or hanging) the processes that run it (default 10; a graceful restart counts as one).
+   */
+  maxAttempts?: number;
   /** Runs one claimed job (default src/jobs/run-job.ts `runJob`; tests substitute it). */
   run?: (ctx: RunJobContext) => Promise<JobRunOutput>;
 }
@@ -311,10 +316,12 @@ export class JobService {
     };
     const log = this.log;
     if (job.attempts > 1) log.info({ job: job.id, attempts: job.attempts, done: job.progress.done }, 'resuming evaluation job');
+    const maxAttempts = this.opts.maxAttempts ?? 10;
     r.done = (async () => {
       let output: JobRunOutput | null = null;
       let error: unknown = null;
       try {
+        if (job.attempts > maxAttempts) throw new JobAbandonedError(job.attempts - 1);
         output = await (this.opts.run ?? runJob)({ store: this.store, job, leaseOwner: this.owner, checkpoint, model: this.opts.model, ...(this.opts.overlays !== undefined ? { overlays: this.opts.overlays } : {}) });
       } catch (err) {
         error = err;

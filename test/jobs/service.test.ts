@@ -174,3 +174,19 @@ test('close() leaves a running job resumable: the next service on the same store
   assert.equal(end.attempts, 2);
   await assert.rejects(first.submit(detections), { code: 'MRC_ERR_SHUTTING_DOWN' });
 });
+
+test('a job started more than maxAttempts times without finishing is failed, not run again', async (t) => {
+  const store = new MemoryStore();
+  const reached = gate();
+  const first = service({ store, run: async (ctx) => { reached.open(); for (;;) { await ctx.checkpoint(); await new Promise((r) => setImmediate(r)); } } });
+  const job = await first.submit(detections);
+  await reached.promise;
+  await first.close(); // one start without an end (a crash would leave the same)
+  let ran = false;
+  const second = service({ store, maxAttempts: 1, run: async () => { ran = true; return output; } });
+  t.after(() => second.close());
+  const end = await until(second, job.id, (j) => j.finishedAt !== null);
+  assert.equal(end.status, 'failed');
+  assert.equal(ran, false);
+  assert.deepEqual(end.error, { statusCode: 500, code: 'MRC_ERR_JOB_ABANDONED', message: 'Evaluation job was started 1 time without finishing (its process died or hung each time); it is not run again', field: null });
+});
