@@ -1,5 +1,5 @@
 /**
- * @file `npm run bench:jobs [-- --write]` (also run by `npm run bench`): evaluation jobs on each
+ * @file `npm run bench:jobs [-- --write]` (also run by `npm run bench`, scripts/bench.mjs): evaluation jobs on each
  * store backend, and how fast a killed job comes back.
  *
  * 1. Job throughput (images/s) of a model-mode job over the same BENCH_JOBS_IMAGES (100) generated

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// `npm run bench [-- args]`: the service benchmark (bench/run.ts: /predict and /evaluate against raw
+// onnxruntime and torchvision, COCO evaluation throughput), then the evaluation-jobs benchmark
+// (bench/jobs.ts: job throughput per store backend, restart after SIGKILL). Arguments go to both
+// (`--write` updates both blocks of bench/RESULTS.md); with `--model` (another model's run) only
+// bench/run.ts runs. BENCH_JOBS=0 skips the jobs part. Exit code: the first non-zero one.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const run = (file) => spawnSync(process.execPath, ['--import', 'tsx', file, ...args], { cwd: root, stdio: 'inherit' }).status ?? 1;
+const first = run('bench/run.ts');
+const jobs = args.includes('--model') || process.env.BENCH_JOBS === '0' ? 0 : run('bench/jobs.ts');
+process.exit(first || jobs);
