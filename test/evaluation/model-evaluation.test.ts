@@ -1,6 +1,6 @@
 /**
  * Model-mode evaluation (src/evaluation/model-evaluation.ts) resumed from stored per-image outcomes
- * (src/evaluation/records.ts) ends with the numbers of an uninterrupted run: the 13 fixture images
+ * (src/evaluation/records.ts) ends with the numbers of an uninterrupted run: the fixture images
  * of test/fixtures/losses, evaluated by a deterministic stand-in runner (detections derived from the
  * ground truth, so no model is needed), once straight through and once interrupted after 6 images
  * whose outcomes went through bytes — same COCO arrays bit for bit, same blocks, VOC table, counts

@@ -1,6 +1,6 @@
 /**
  * Evaluation jobs (/evaluations) on the real model and the SQLite store: a model-mode job over the
- * 13 fixture images of test/fixtures/losses reaches done with the same COCO/VOC blocks and mean
+ * fixture images of test/fixtures/losses reaches done with the same COCO/VOC blocks and mean
  * losses as one POST /evaluate over the same images; detections mode equals /evaluate too; cancel
  * (queued and running); limits (429); bad inputs are 4xx in the common error shape with `field`;
  * uploads leave no temp dir once the job is committed to the store; job metrics are exported.
@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,7 +60,7 @@ describe('evaluation jobs', () => {
   /** Until the job ended (finished_at set: a cancelled running job has stopped too). */
   const waitDone = (id: string): Promise<Record<string, any>> => waitFor(id, (j) => j.finished_at !== null);
 
-  test('model mode: 13 images → done; same COCO, VOC and mean losses as one POST /evaluate', async () => {
+  test('model mode: every fixture image → done; same COCO, VOC and mean losses as one POST /evaluate', async () => {
     const { payload, headers } = modelBody(FILES);
     const res = await app.inject({ method: 'POST', url: '/evaluations', payload, headers });
     assert.equal(res.statusCode, 202, res.body);
@@ -69,23 +69,23 @@ describe('evaluation jobs', () => {
     assert.equal(res.headers.location, `/evaluations/${acc.id}`);
     assert.deepEqual(acc.links, { self: `/evaluations/${acc.id}`, report: `/evaluations/${acc.id}/report`, cancel: `/evaluations/${acc.id}` });
     assert.equal(readdirSync(tmpRoot).length, 0, 'the upload temp dir is gone: the images are in the store');
-    assert.equal(((await app.jobs.store.getJobInput(acc.id)) as { annotations: { images: unknown[] } }).annotations.images.length, 13);
+    assert.equal(((await app.jobs.store.getJobInput(acc.id)) as { annotations: { images: unknown[] } }).annotations.images.length, FILES.length);
     let job = await waitFor(acc.id, (j) => j.finished_at !== null || (j.status === 'running' && j.progress.images_done > 0));
     if (job.finished_at === null) {
-      assert.equal(job.progress.images_total, 13);
+      assert.equal(job.progress.images_total, FILES.length);
       assert.equal(typeof job.progress.eta_seconds, 'number');
     }
     job = await waitDone(acc.id);
     assert.equal(job.status, 'done', JSON.stringify(job.error));
     assert.ok(job.started_at !== null && job.started_at <= job.finished_at);
-    assert.deepEqual(job.progress, { phase: 'finished', images_done: 13, images_total: 13, fraction: 1, eta_seconds: null });
+    assert.deepEqual(job.progress, { phase: 'finished', images_done: FILES.length, images_total: FILES.length, fraction: 1, eta_seconds: null });
     assert.equal(typeof job.expires_at, 'string');
 
     const one = await app.inject({ method: 'POST', url: '/evaluate', ...modelBody(FILES) });
     assert.equal(one.statusCode, 200, one.body);
     const ref = one.json();
     const r = job.result;
-    assert.equal(r.images, 13);
+    assert.equal(r.images, FILES.length);
     assert.deepEqual(r.coco, ref.coco);
     assert.equal(r.coco.bbox.stats.length, 12);
     assert.deepEqual(r.voc, ref.voc);
@@ -127,7 +127,7 @@ describe('evaluation jobs', () => {
     const later = await waitDone(a.id); // the runner stopped
     assert.equal(later.status, 'cancelled');
     assert.ok(later.progress.images_done <= doneAtCancel + 1, `stopped between images (${later.progress.images_done})`);
-    assert.ok(later.progress.images_done < 13);
+    assert.ok(later.progress.images_done < FILES.length);
     assert.equal(later.result, null);
     assertError(await app.inject({ method: 'GET', url: `/evaluations/${a.id}/report` }), 409, 'MRC_ERR_JOB_NOT_DONE', 'params.id');
     // deleting a finished job forgets it
@@ -168,9 +168,14 @@ describe('evaluation jobs', () => {
 describe('evaluation job upload limits', () => {
   let app: FastifyInstance;
   const tmpRoot = mkdtempSync(join(tmpdir(), 'mrcnn-jobs-limits-'));
-  // fixture sizes: empty-128.png 360 B, r-116x197.png 543 B, wide-96x518.png 721 B, sq-320.png 1888 B, annotations 18922 B
+  // limits from the fixture sizes: images under 1 KiB except sq-320.png; the upload cap lets
+  // empty-128.png + the annotations through, not r-116x197.png on top
+  const size = (f: string): number => statSync(join(FIX, 'images', f)).size;
+  const annotations = Buffer.byteLength(ANNOTATIONS);
+  const maxUpload = annotations + size('empty-128.png') + Math.floor(size('r-116x197.png') / 2);
   before(async () => {
-    app = await buildApp(testConfig({ WARMUP: 'false', BODY_LIMIT: '1024', JOBS_MAX_IMAGES: '2', JOBS_MAX_UPLOAD: '19500' }), { logger: false, jobs: { tmpRoot } });
+    assert.ok(size('sq-320.png') > 1024 && ['empty-128.png', 'r-116x197.png', 'wide-96x518.png'].every((f) => size(f) <= 1024));
+    app = await buildApp(testConfig({ WARMUP: 'false', BODY_LIMIT: '1024', JOBS_MAX_IMAGES: '2', JOBS_MAX_UPLOAD: String(maxUpload) }), { logger: false, jobs: { tmpRoot } });
   });
   after(async () => {
     await app.close();
