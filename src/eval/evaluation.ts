@@ -345,6 +345,19 @@ export class Evaluation {
       if (r.done) return r.value;
     }
   }
+
+  /**
+   * {@link finishSteps} with `between()` awaited between steps (a caller yields to its event loop
+   * or checks for cancellation there; the core itself stays free of timers and I/O).
+   */
+  async finishStepwise(between: () => Promise<void> | void, options: FinishOptions = {}): Promise<EvaluationOutcome> {
+    const steps = this.finishSteps(options);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      await between();
+    }
+  }
 }
 
 const EMPTY_RESULTS: CocoResults = {

@@ -67,16 +67,7 @@ export async function evaluateDetectionsInput(groundTruth: unknown, detections: 
     await step();
   }
   if (ids.length === 0) ev.add(batch.evaluate([]));
-  const steps = ev.finishSteps(run);
-  let outcome: EvaluationOutcome;
-  for (;;) {
-    const r = steps.next();
-    if (r.done) {
-      outcome = r.value;
-      break;
-    }
-    await step();
-  }
+  const outcome = await ev.finishStepwise(step, run);
   const evalMs = performance.now() - t0;
   const result = outcome.result;
   return { response: evaluationResponse({ images: result.counts.images, losses: null, result, timings: { evaluation: evalMs } }), outcome, evalMs };

@@ -159,16 +159,7 @@ export class ModelEvaluation {
   async finish(step: () => Promise<void> | void = () => {}, finishOptions: FinishOptions = {}): Promise<ModelEvaluationResult> {
     if (this.outcomes.size !== this.targets.length) throw new RangeError(`${this.targets.length - this.outcomes.size} images are not evaluated yet`);
     const t0 = performance.now();
-    const steps = this.evaluation.finishSteps(finishOptions);
-    let outcome: EvaluationOutcome;
-    for (;;) {
-      const r = steps.next();
-      if (r.done) {
-        outcome = r.value;
-        break;
-      }
-      await step();
-    }
+    const outcome = await this.evaluation.finishStepwise(step, finishOptions);
     const evalMs = performance.now() - t0;
     const perImage = this.recorded().flatMap((o) => (o.losses ? [o.losses] : []));
     const result = outcome.result;
