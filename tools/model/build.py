@@ -4,6 +4,9 @@ Supported backbones:
   * "resnet18" / "resnet34" / "resnet50" with optional per-stage channel widths for the
     BasicBlock nets (`layer_channels`), GroupNorm or frozen BatchNorm, and an FPN
     (P2..P5 + P6 max-pool) of `fpn_channels`.
+  * torchvision's own architectures, `build_torchvision("maskrcnn_resnet50_fpn" |
+    "maskrcnn_resnet50_fpn_v2", num_classes, settings)`, randomly initialised (no download), ready
+    for a checkpoint's state_dict.
 Anything else can be built by the user and handed to export.py as a MaskRCNN instance.
 """
 from __future__ import annotations
@@ -99,6 +102,78 @@ def build_model(cfg) -> MaskRCNN:
         mask_head=mask_head,
         mask_predictor=__import__("torchvision").models.detection.mask_rcnn.MaskRCNNPredictor(mask_layers[-1], mask_layers[-1], num_classes),
     )
+    pin_pooler_scales(model)
+    return model
+
+
+TORCHVISION_ARCHS = ("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2")
+
+# torchvision 0.14's MaskRCNN defaults for what a checkpoint does not carry (transform, RPN, heads).
+TORCHVISION_DEFAULTS = {
+    "min_size": 800, "max_size": 1333,
+    "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
+    "rpn_pre_nms_top_n_test": 1000, "rpn_post_nms_top_n_test": 1000,
+    "rpn_nms_thresh": 0.7, "rpn_score_thresh": 0.0,
+    "rpn_fg_iou_thresh": 0.7, "rpn_bg_iou_thresh": 0.3,
+    "rpn_batch_size_per_image": 256, "rpn_positive_fraction": 0.5,
+    "box_score_thresh": 0.05, "box_nms_thresh": 0.5, "box_detections_per_img": 100,
+    "box_fg_iou_thresh": 0.5, "box_bg_iou_thresh": 0.5,
+    "box_batch_size_per_image": 512, "box_positive_fraction": 0.25,
+}
+
+
+def settings_of(model: MaskRCNN) -> dict:
+    """The TORCHVISION_DEFAULTS keys as `model` has them (a pickled model carries its own)."""
+    t, rpn, rh = model.transform, model.rpn, model.roi_heads
+    return {
+        "min_size": int(t.min_size[-1]), "max_size": int(t.max_size),
+        "image_mean": [float(v) for v in t.image_mean], "image_std": [float(v) for v in t.image_std],
+        "rpn_pre_nms_top_n_test": int(rpn._pre_nms_top_n["testing"]),
+        "rpn_post_nms_top_n_test": int(rpn._post_nms_top_n["testing"]),
+        "rpn_nms_thresh": float(rpn.nms_thresh), "rpn_score_thresh": float(rpn.score_thresh),
+        "rpn_fg_iou_thresh": float(rpn.proposal_matcher.high_threshold),
+        "rpn_bg_iou_thresh": float(rpn.proposal_matcher.low_threshold),
+        "rpn_batch_size_per_image": int(rpn.fg_bg_sampler.batch_size_per_image),
+        "rpn_positive_fraction": float(rpn.fg_bg_sampler.positive_fraction),
+        "box_score_thresh": float(rh.score_thresh), "box_nms_thresh": float(rh.nms_thresh),
+        "box_detections_per_img": int(rh.detections_per_img),
+        "box_fg_iou_thresh": float(rh.proposal_matcher.high_threshold),
+        "box_bg_iou_thresh": float(rh.proposal_matcher.low_threshold),
+        "box_batch_size_per_image": int(rh.fg_bg_sampler.batch_size_per_image),
+        "box_positive_fraction": float(rh.fg_bg_sampler.positive_fraction),
+    }
+
+
+def build_torchvision(arch: str, num_classes: int, settings: dict, norm: str = "frozen",
+                      frozen_bn_eps: float = 1e-5) -> MaskRCNN:
+    """torchvision's `arch` with random weights (nothing is downloaded), `num_classes` including
+    background, `settings` = TORCHVISION_DEFAULTS keys (MaskRCNN keyword arguments).
+
+    maskrcnn_resnet50_fpn: torchvision builds the ResNet-50 body with FrozenBatchNorm2d when it starts
+    from pretrained weights (the usual case; eps 0.0 when fine-tuned from the COCO_V1 detector, which
+    torchvision sets after loading it) and with BatchNorm2d when trained from scratch. `norm` picks
+    one ("frozen" / "batchnorm"); in eval mode both compute the same affine map.
+    maskrcnn_resnet50_fpn_v2: BatchNorm2d everywhere, as torchvision builds it.
+    """
+    import torchvision
+    kw = {k: settings[k] for k in TORCHVISION_DEFAULTS}
+    kw["image_mean"] = list(kw["image_mean"])
+    kw["image_std"] = list(kw["image_std"])
+    if arch == "maskrcnn_resnet50_fpn":
+        from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+        if norm == "frozen":
+            body = resnet.resnet50(weights=None, norm_layer=misc_nn_ops.FrozenBatchNorm2d)
+        else:
+            body = resnet.resnet50(weights=None, norm_layer=nn.BatchNorm2d)
+        model = MaskRCNN(_resnet_fpn_extractor(body, 3), num_classes=num_classes, **kw)
+        for mod in model.modules():
+            if isinstance(mod, misc_nn_ops.FrozenBatchNorm2d):
+                mod.eps = float(frozen_bn_eps)
+    elif arch == "maskrcnn_resnet50_fpn_v2":
+        model = torchvision.models.detection.maskrcnn_resnet50_fpn_v2(
+            weights=None, weights_backbone=None, num_classes=num_classes, **kw)
+    else:
+        raise ValueError(f"unknown torchvision architecture {arch!r}")
     pin_pooler_scales(model)
     return model
 
