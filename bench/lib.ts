@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -96,11 +96,40 @@ export async function post(url: string, body: Buffer | FormData, headers: Record
 /** A torch eager process in paired mode (torch_eager.py --serve): `run()` times one inference. */
 export interface TorchRunner { run(): Promise<number>; close(): void; info: Record<string, unknown> }
 
-/** Starts bench/torch_eager.py --serve; resolves when warmed up, or with the reason it cannot run. */
-export async function torchRunner(threads: number, image: string): Promise<TorchRunner | { skipped: string }> {
+/**
+ * Resident memory of a process from /proc/PID/status, in MB: `rss_mb` now (VmRSS), `peak_mb` the
+ * high-water mark (VmHWM) since start or since the last {@link resetPeak}. null where /proc is absent.
+ */
+export function memory(pid: number): { rss_mb: number; peak_mb: number } | null {
+  try {
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? NaN);
+    return { rss_mb: kb('VmRSS') / 1024, peak_mb: kb('VmHWM') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** Resets a process's VmHWM to its current RSS (`5` > /proc/PID/clear_refs, Linux >= 4.0); false if refused. */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts bench/torch_eager.py --serve; resolves when warmed up, or with the reason it cannot run.
+ * @param model an exported model folder and the checkpoint it came from (tools/model/export.py), else
+ *   the default shapes model (tools/model/config.json + models/shapes/weights.pt).
+ */
+export async function torchRunner(threads: number, image: string, model?: { modelDir: string; checkpoint: string }): Promise<TorchRunner | { skipped: string }> {
   const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) return { skipped: `${PYTHON} has no torch/torchvision` };
-  const child = spawn(PYTHON, [join(ROOT, 'bench', 'torch_eager.py'), '--serve', '--threads', String(threads), '--image', image], {
+  const extra = model ? ['--model-dir', model.modelDir, '--checkpoint', model.checkpoint] : [];
+  const child = spawn(PYTHON, [join(ROOT, 'bench', 'torch_eager.py'), '--serve', '--threads', String(threads), '--image', image, ...extra], {
     cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';

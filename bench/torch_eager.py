@@ -5,7 +5,8 @@ Run by bench/run.ts (`npm run bench`) when /usr/bin/python3 has torch; usable al
     python3 bench/torch_eager.py --image test/fixtures/losses/images/sq-256.png --threads 2 --runs 20
 
 Builds the model with tools/model/build.py from tools/model/config.json, loads
-models/shapes/weights.pt, eval mode, torch.set_num_threads(N) (interop 1), and times
+models/shapes/weights.pt (or, with --model-dir DIR --checkpoint FILE, the checkpoint in the
+architecture and settings of DIR's manifest `export` block, as tools/model/verify.py does), eval mode, torch.set_num_threads(N) (interop 1), and times
 `model([img])` under torch.inference_mode() after warm-up. Prints one JSON line:
 {"p50_ms", "mean_ms", "min_ms", "runs", "threads", "torch", "torchvision", "instances"}.
 With --serve (what the bench uses, so torch runs interleave with the service's requests under the
@@ -34,6 +35,8 @@ def main() -> None:
     ap.add_argument("--image", default=os.path.join(ROOT, "test/fixtures/losses/images/sq-256.png"))
     ap.add_argument("--weights", default=os.path.join(ROOT, "models/shapes/weights.pt"))
     ap.add_argument("--config", default=os.path.join(ROOT, "tools/model/config.json"))
+    ap.add_argument("--model-dir", help="an exported model folder (tools/model/export.py); needs --checkpoint")
+    ap.add_argument("--checkpoint", help="the checkpoint --model-dir was exported from")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
@@ -45,9 +48,14 @@ def main() -> None:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass  # already set
-    model = build_model(load_config(a.config))
-    state = torch.load(a.weights, map_location="cpu")
-    model.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state and "iter" in state else state)
+    if a.model_dir:
+        from verify import eager_model  # tools/model/verify.py: the checkpoint as export.py loaded it
+        model = eager_model(argparse.Namespace(checkpoint=a.checkpoint, arch=None, config=None),
+                            json.load(open(os.path.join(a.model_dir, "manifest.json"))))
+    else:
+        model = build_model(load_config(a.config))
+        state = torch.load(a.weights, map_location="cpu")
+        model.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state and "iter" in state else state)
     model.eval()
 
     rgb = np.array(Image.open(a.image).convert("RGB"), dtype=np.uint8)  # a writable copy
