@@ -90,7 +90,15 @@ export class ModelRuntime implements ModelRunner {
   ) {
     this.lossesUnavailable = this.lossesReason();
     this.lossConstants = this.lossesUnavailable === null ? files.manifest.lossConstants as unknown as LossConstants : null;
+    // Model mode needs every output but `anchors`: the loss core regenerates them from the manifest
+    // (docs/losses.md, Anchors). At 800x1333 they are ~200k x 4 floats, ~40% of the bytes a run
+    // returns, copied out of the session and across threads for nothing.
+    const anchors = files.manifest.outputs.anchors ?? 'anchors';
+    this.evaluateFetches = session.outputs.map((o) => o.name).filter((n) => n !== anchors);
   }
+
+  /** Graph outputs a model-mode evaluation reads (all but the anchors). */
+  private readonly evaluateFetches: string[];
 
   get name(): string {
     return this.files.manifest.name;
@@ -161,7 +169,7 @@ export class ModelRuntime implements ModelRunner {
    * `image.data` stays usable; `gtBoxes` is transferred to the worker (pass a copy to keep it).
    */
   infer(image: DecodedImage, timings: Timings, gtBoxes?: Float32Array): Promise<RunResult> {
-    return this.tracked(() => inferDecoded(this.pipeline, image, timings, this.observe, gtBoxes));
+    return this.tracked(() => inferDecoded(this.pipeline, image, timings, this.observe, gtBoxes, { fetches: this.evaluateFetches }));
   }
 
   async decode(bytes: Buffer, field: string, timings: Timings): Promise<DecodedImage> {
