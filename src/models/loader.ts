@@ -8,6 +8,7 @@ import { loadModelFiles, ModelLoadError, type ModelFormat } from '../pipeline/ma
 import { detectionOutputNames } from '../pipeline/postprocess.js';
 import { buildFeeds, warmupImage } from '../pipeline/preprocess.js';
 import { InferencePool } from '../pipeline/session.js';
+import { checkAnchors, generateAnchors } from '../losses/index.js';
 import { ModelRuntime, type ModelObserver } from './runtime.js';
 
 /** How models are loaded (from the configuration). */
@@ -90,10 +91,34 @@ export async function loadModel(folder: string, settings: LoaderSettings, deps: 
       const t0 = Date.now();
       await pool.warmup(() => buildFeeds(warmupImage(size, size), runtime.pipeline.inputs));
       log.info({ ms: Date.now() - t0 }, 'model warmed up');
+      if (runtime.lossConstants) await checkAnchorsOnce(runtime, size);
     }
     return runtime;
   } catch (err) {
     await pool.close(1000);
     throw err;
+  }
+}
+
+/**
+ * Model-mode evaluation does not fetch the graph's anchors (the loss core regenerates them from
+ * loss_constants); they are compared once here instead, on the warm-up image, so a manifest whose
+ * anchor sizes, ratios or size_divisible do not describe the graph fails the load, not every
+ * evaluation. @throws ModelLoadError naming the first difference.
+ */
+async function checkAnchorsOnce(runtime: ModelRuntime, size: number): Promise<void> {
+  const m = runtime.files.manifest;
+  const c = runtime.lossConstants!;
+  const anchorsName = m.outputs.anchors ?? 'anchors';
+  const paddedName = m.outputs.padded_size ?? 'padded_size';
+  const { outputs } = await runtime.pipeline.pool.run(
+    buildFeeds(warmupImage(size, size), runtime.pipeline.inputs), { fetches: [anchorsName, paddedName] });
+  const padded = outputs[paddedName]?.data;
+  const graph = outputs[anchorsName]?.data;
+  if (!padded || !(graph instanceof Float32Array)) throw new ModelLoadError(`graph outputs "${anchorsName}" / "${paddedName}" missing or not float32`);
+  const expected = generateAnchors(Number(padded[0]), Number(padded[1]), c.anchor_sizes, c.aspect_ratios);
+  const chk = checkAnchors(graph, expected);
+  if (!chk.equal) {
+    throw new ModelLoadError(`manifest loss_constants do not describe the graph: its anchors differ from the regenerated ones (graph ${chk.graphCount}, expected ${chk.expectedCount}, first mismatch ${chk.firstMismatch}, max |diff| ${chk.maxAbsDiff})`);
   }
 }
