@@ -22,14 +22,12 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
-from torchvision.models.detection import roi_heads as RH
-from torchvision.models.detection.rpn import RegionProposalNetwork
 
 sys.path.insert(0, os.path.dirname(__file__))
 from build import build_model, load_config, pin_pooler_scales  # noqa: E402
 from export import LossCapable  # noqa: E402
+from loss_recipe import LossRecipe  # noqa: E402
 from shapes import CLASSES, make_image  # noqa: E402
 
 FIXTURE_SEED = 5000
@@ -84,27 +82,6 @@ def make_case(h, w, g):
     raise RuntimeError("no case")
 
 
-def smooth_l1(d, beta):
-    a = d.abs()
-    return torch.where(a < beta, 0.5 * a * a / beta, a - 0.5 * beta)
-
-
-def expected_cls_box(lcls, sl1_pos, labels, batch, frac):
-    """Exact expectation of torchvision's sampled loss (BalancedPositiveNegativeSampler)."""
-    pos = labels >= 1
-    neg = labels == 0
-    n_p, n_n = int(pos.sum()), int(neg.sum())
-    k_p = min(n_p, int(batch * frac))
-    k_n = min(n_n, batch - k_p)
-    if k_p + k_n == 0:
-        return 0.0, 0.0
-    sp = float(lcls[pos].double().sum()) if n_p else 0.0
-    sn = float(lcls[neg].double().sum()) if n_n else 0.0
-    cls = ((k_p / n_p * sp if n_p else 0.0) + (k_n / n_n * sn if n_n else 0.0)) / (k_p + k_n)
-    box = (k_p / n_p * float(sl1_pos.double().sum()) if n_p else 0.0) / (k_p + k_n)
-    return cls, box
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default=os.path.join(os.path.dirname(__file__), "config.json"))
@@ -119,29 +96,7 @@ def main():
     pin_pooler_scales(model)
     wrapper = LossCapable(model).eval()
 
-    cap = {}
-    orig_rpn_loss = RegionProposalNetwork.compute_loss
-    orig_fast = RH.fastrcnn_loss
-
-    def rpn_loss(self, objectness, deltas, labels, targets):
-        cap["rpn"] = (objectness.detach().flatten(), deltas.detach().reshape(-1, 4), torch.cat(labels), torch.cat(targets))
-        return orig_rpn_loss(self, objectness, deltas, labels, targets)
-
-    def fast_loss(class_logits, box_regression, labels, targets):
-        cap["roi"] = (class_logits.detach(), box_regression.detach(), torch.cat(labels), torch.cat(targets))
-        return orig_fast(class_logits, box_regression, labels, targets)
-
-    RegionProposalNetwork.compute_loss = rpn_loss
-    RH.fastrcnn_loss = fast_loss
-
-    # deterministic recipe (keep the stock sampler sizes for the expected-value formulas)
-    rpn_b, rpn_f = model.rpn.fg_bg_sampler.batch_size_per_image, model.rpn.fg_bg_sampler.positive_fraction
-    roi_b, roi_f = model.roi_heads.fg_bg_sampler.batch_size_per_image, model.roi_heads.fg_bg_sampler.positive_fraction
-    model.rpn.fg_bg_sampler.batch_size_per_image = 2 ** 30
-    model.roi_heads.fg_bg_sampler.batch_size_per_image = 2 ** 30
-    model.rpn._pre_nms_top_n = {"training": model.rpn._pre_nms_top_n["testing"], "testing": model.rpn._pre_nms_top_n["testing"]}
-    model.rpn._post_nms_top_n = {"training": model.rpn._post_nms_top_n["testing"], "testing": model.rpn._post_nms_top_n["testing"]}
-    beta = 1.0 / 9.0
+    recipe = LossRecipe(model)  # deterministic recipe; expected values with the stock sampler sizes
     os.makedirs(os.path.join(a.out, "images"), exist_ok=True)
     coco = {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CLASSES)]}
     index = {"description": __doc__.strip().splitlines()[0], "weights": os.path.basename(a.weights),
@@ -164,26 +119,10 @@ def main():
         target = {"boxes": boxes, "labels": torch.tensor([o["category_id"] for o in objs], dtype=torch.int64),
                   "masks": torch.from_numpy(np.stack([o["mask"] for o in objs]).astype(np.uint8)) if objs
                   else torch.zeros((0, h, w), dtype=torch.uint8)}
-        model.train()
-        with torch.no_grad():
-            losses = model([t], [target])
-        obj, deltas, rl, rt = cap["rpn"]
-        lo = F.binary_cross_entropy_with_logits(obj, rl.clamp(min=0).float(), reduction="none")
-        pos = rl >= 1
-        rpn_cls, rpn_box = expected_cls_box(lo, smooth_l1(deltas[pos] - rt[pos], beta).sum(1), rl, rpn_b, rpn_f)
-        cl, br, lab, tg = cap["roi"]
-        lce = F.cross_entropy(cl, lab, reduction="none")
+        both = recipe(t, target)
+        rl = recipe.cap["rpn"][2]
+        lab = recipe.cap["roi"][2]
         fg = lab > 0
-        br = br.reshape(br.shape[0], -1, 4)
-        sl = smooth_l1(br[fg.nonzero().flatten(), lab[fg]] - tg[fg], beta).sum(1)
-        roi_cls, roi_box = expected_cls_box(lce, sl, lab, roi_b, roi_f)
-        all_l = {k: float(v) for k, v in losses.items()}
-        exp_l = {"loss_objectness": rpn_cls, "loss_rpn_box_reg": rpn_box, "loss_classifier": roi_cls,
-                 "loss_box_reg": roi_box, "loss_mask": all_l["loss_mask"]}
-        order = ["loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg", "loss_mask"]
-        all_l = {k: all_l[k] for k in order}
-        all_l["loss"] = sum(all_l.values())
-        exp_l["loss"] = sum(exp_l[k] for k in order)
         model.eval()
         with torch.no_grad():
             out = wrapper(t, boxes)
@@ -194,10 +133,10 @@ def main():
                 "resized": out[4].tolist(), "padded": out[5].tolist(),
                 "counts": {"anchors_pos": int((rl == 1).sum()), "anchors_neg": int((rl == 0).sum()),
                            "rois": int(lab.numel()), "rois_fg": int(fg.sum())},
-                "losses": {"all": all_l, "expected": exp_l},
+                "losses": both,
                 "detections": {"boxes": out[0].tolist(), "labels": out[1].tolist(), "scores": out[2].tolist()}}
         index["cases"].append(case)
-        print(name, json.dumps({k: round(v, 5) for k, v in all_l.items()}), flush=True)
+        print(name, json.dumps({k: round(v, 5) for k, v in both["all"].items()}), flush=True)
     with open(os.path.join(a.out, "annotations.json"), "w") as f:
         json.dump(coco, f)
     with open(os.path.join(a.out, "index.json"), "w") as f:

@@ -8,7 +8,7 @@ layers; taken from the manifest's `export` block, or --arch / --config), torchvi
   * detections: model.eval(), model([image]) -> boxes, labels, scores, pasted masks > 0.5;
   * losses: the deterministic recipe of docs/losses.md (train mode, BatchNorm in eval, samplers keep
     everything, test-time RPN top-n), `all` = torchvision's loss values, `expected` = the exact
-    expectation of the stock sampler (make_fixtures.expected_cls_box on the same per-element terms).
+    expectation of the stock sampler (loss_recipe.expected_cls_box on the same per-element terms).
 Service side: tools/model/run-graph.ts, i.e. the service's own /evaluate path (model plugin,
 onnxruntime-node worker, sharp decode, graph, mask pasting, compressed RLE, the TypeScript losses).
 The eager side runs on the pixels the service decoded (run-graph --rgb-dir), so both see the same
@@ -66,8 +66,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
 from torchvision.models.detection import roi_heads as RH
 from torchvision.models.detection.rpn import RegionProposalNetwork
 
@@ -76,7 +74,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 from build import build_model, build_torchvision, load_config  # noqa: E402
 from export import ExportError, check_mask_rcnn, fit_weights, read_checkpoint, resized_hw, sha256  # noqa: E402
-from make_fixtures import expected_cls_box, smooth_l1  # noqa: E402
+from loss_recipe import LossRecipe  # noqa: E402
 
 LOSSES = ["loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg", "loss_mask"]
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp")
@@ -211,63 +209,6 @@ def paste_at(probs28: torch.Tensor, box, H: int, W: int) -> np.ndarray:
     return RH.paste_masks_in_image(probs28[None, None], b, (H, W))[0, 0].numpy()
 
 
-class LossRecipe:
-    """torchvision's losses under the deterministic recipe (docs/losses.md), plus the expected value
-    of the stock sampler computed from the same per-element terms (make_fixtures' formulas)."""
-
-    def __init__(self, model):
-        self.model = model
-        rpn, rh = model.rpn, model.roi_heads
-        self.rpn_b, self.rpn_f = rpn.fg_bg_sampler.batch_size_per_image, rpn.fg_bg_sampler.positive_fraction
-        self.roi_b, self.roi_f = rh.fg_bg_sampler.batch_size_per_image, rh.fg_bg_sampler.positive_fraction
-        rpn.fg_bg_sampler.batch_size_per_image = 2 ** 30
-        rh.fg_bg_sampler.batch_size_per_image = 2 ** 30
-        rpn._pre_nms_top_n = {"training": rpn._pre_nms_top_n["testing"], "testing": rpn._pre_nms_top_n["testing"]}
-        rpn._post_nms_top_n = {"training": rpn._post_nms_top_n["testing"], "testing": rpn._post_nms_top_n["testing"]}
-        self.cap = {}
-        cap = self.cap
-        orig_rpn, orig_fast = RegionProposalNetwork.compute_loss, RH.fastrcnn_loss
-
-        def rpn_loss(this, objectness, deltas, labels, targets):
-            cap["rpn"] = (objectness.detach().flatten(), deltas.detach().reshape(-1, 4), torch.cat(labels), torch.cat(targets))
-            return orig_rpn(this, objectness, deltas, labels, targets)
-
-        def fast_loss(class_logits, box_regression, labels, targets):
-            cap["roi"] = (class_logits.detach(), box_regression.detach(), torch.cat(labels), torch.cat(targets))
-            return orig_fast(class_logits, box_regression, labels, targets)
-
-        RegionProposalNetwork.compute_loss = rpn_loss
-        RH.fastrcnn_loss = fast_loss
-        model.roi_heads.register_forward_pre_hook(lambda mod, inp: cap.__setitem__("proposals", inp[1][0].detach().clone()))
-
-    def __call__(self, img, target):
-        m = self.model
-        m.train()
-        for mod in m.modules():
-            if isinstance(mod, nn.modules.batchnorm._BatchNorm):
-                mod.eval()
-        with torch.no_grad():
-            losses = m([img], [target])
-        m.eval()
-        beta = 1.0 / 9.0
-        obj, deltas, rl, rt = self.cap["rpn"]
-        lo = F.binary_cross_entropy_with_logits(obj, rl.clamp(min=0).float(), reduction="none")
-        pos = rl >= 1
-        rpn_cls, rpn_box = expected_cls_box(lo, smooth_l1(deltas[pos] - rt[pos], beta).sum(1), rl, self.rpn_b, self.rpn_f)
-        cl, br, lab, tg = self.cap["roi"]
-        lce = F.cross_entropy(cl, lab, reduction="none")
-        fg = lab > 0
-        br = br.reshape(br.shape[0], -1, 4)
-        sl = smooth_l1(br[fg.nonzero().flatten(), lab[fg]] - tg[fg], beta).sum(1)
-        roi_cls, roi_box = expected_cls_box(lce, sl, lab, self.roi_b, self.roi_f)
-        all_l = {k: float(losses[k]) for k in LOSSES}
-        exp_l = {"loss_objectness": rpn_cls, "loss_rpn_box_reg": rpn_box, "loss_classifier": roi_cls,
-                 "loss_box_reg": roi_box, "loss_mask": all_l["loss_mask"]}
-        all_l["loss"] = sum(all_l[k] for k in LOSSES)
-        exp_l["loss"] = sum(exp_l[k] for k in LOSSES)
-        return {"all": all_l, "expected": exp_l}, self.cap["proposals"]
-
-
 # ---------------------------------------------------------------------------------------- comparison
 def match_detections(eb, el, es, gb, gl, gs, box_tol):
     """Greedy one-to-one in eager score order: same label, every coordinate within the box's
@@ -320,7 +261,8 @@ def compare_image(model, recipe, img, target, g, graph_det, graph_props, modes, 
         eb, el, es, em, e28 = eager_detections(model, img)
         t_det = time.time() - t0
         t0 = time.time()
-        eager_l, eager_props = recipe(img, target)
+        eager_l = recipe(img, target)
+        eager_props = recipe.cap["proposals"]
         t_loss = time.time() - t0
     # the graph works in the resized frame: a box error there grows by the scale back to the image
     lc = recipe.model.transform
