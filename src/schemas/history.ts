@@ -17,7 +17,10 @@ const Uuid = (description: string) => Type.String({ pattern: '^[0-9a-fA-F-]{36}$
 export const LOSS_NAMES = ['loss_objectness', 'loss_rpn_box_reg', 'loss_classifier', 'loss_box_reg', 'loss_mask', 'loss'] as const;
 export type LossName = (typeof LOSS_NAMES)[number];
 
-const LossesSchema = Type.Object(Object.fromEntries(LOSS_NAMES.map((k) => [k, Nullable(Type.Number())])) as Record<LossName, TSchema>, {
+const N = () => Nullable(Type.Number());
+const LossesSchema = Type.Object({
+  loss_objectness: N(), loss_rpn_box_reg: N(), loss_classifier: N(), loss_box_reg: N(), loss_mask: N(), loss: N(),
+}, {
   description: 'Means over the images of the five losses and their sum `loss` (null when the model gives no losses)',
 });
 
@@ -250,7 +253,9 @@ export const ComparisonSchema = Type.Object({
     confidence: Type.Number(),
   }),
   iou_types: Type.Object({ bbox: Type.Optional(IouBlock), segm: Type.Optional(IouBlock) }),
-  losses: Nullable(Type.Object(Object.fromEntries(LOSS_NAMES.map((k) => [k, DeltaSchema])) as Record<LossName, TSchema>)),
+  losses: Nullable(Type.Object({
+    loss_objectness: DeltaSchema, loss_rpn_box_reg: DeltaSchema, loss_classifier: DeltaSchema, loss_box_reg: DeltaSchema, loss_mask: DeltaSchema, loss: DeltaSchema,
+  }, { description: 'Mean losses, other − base, with the same paired resampling (lower is better)' })),
   pr_curves: Nullable(Type.Object({
     recall: Type.Array(Type.Number(), { description: 'The 101 recall thresholds' }),
     bbox: Type.Optional(Type.Object({ base: CurvesOfOne, other: CurvesOfOne })),
