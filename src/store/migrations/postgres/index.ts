@@ -1,5 +1,6 @@
 /** @file The PostgreSQL migrations, in version order (add new ones at the end). */
 import type { Migration } from '../index.js';
 import { migration as m001 } from './001_initial.js';
+import { migration as m002 } from './002_history.js';
 
-export const POSTGRES_MIGRATIONS: readonly Migration[] = [m001];
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [m001, m002];

@@ -1,5 +1,6 @@
 /** @file The SQLite migrations, in version order (add new ones at the end). */
 import type { Migration } from '../index.js';
 import { migration as m001 } from './001_initial.js';
+import { migration as m002 } from './002_history.js';
 
-export const SQLITE_MIGRATIONS: readonly Migration[] = [m001];
+export const SQLITE_MIGRATIONS: readonly Migration[] = [m001, m002];
