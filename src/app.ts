@@ -16,6 +16,8 @@ import multipart from '@fastify/multipart';
 import type { Config } from './config.js';
 import { Errors, installErrorHandlers, sendError, withField } from './errors.js';
 import metricsPlugin, { type MetricsPluginOptions } from './plugins/metrics.js';
+import authPlugin from './plugins/auth.js';
+import { withRedaction } from './auth/redact.js';
 import modelsPlugin from './plugins/models.js';
 import swaggerPlugin, { type SwaggerPluginOptions } from './plugins/swagger.js';
 import evaluateRoutes from './routes/evaluate.js';
@@ -53,7 +55,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? { level: config.logLevel },
+    logger: withRedaction(opts.logger ?? { level: config.logLevel }), // never the Authorization header (src/auth/redact.ts)
     bodyLimit: config.bodyLimit,
     requestTimeout: config.requestTimeoutMs,
     return503OnClosing: false, // our onRequest hook answers 503 in the common error shape
@@ -99,6 +101,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     if (app.draining) setImmediate(() => app.server.closeIdleConnections());
   });
 
+  // access control first: its onRoute hook must see every route (metrics, docs and the routes below)
+  await app.register(authPlugin, { publicPrefixes: [opts.swagger?.routePrefix ?? '/docs'] });
   await app.register(metricsPlugin, opts.metrics ?? {});
   await app.register(swaggerPlugin, opts.swagger ?? {});
   await app.register(multipart, {

@@ -7,9 +7,10 @@
  * Model constants (classes, mean/std, sizes) are NOT configuration: they live in the model's
  * manifest.json. See docs/service.md for the table of variables.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { DURATION_FORM, parseDuration } from './auth/duration.js';
 
 /** Which onnxruntime execution provider to ask for. */
 export type ExecutionProviderChoice = 'auto' | 'cuda' | 'cpu';
@@ -26,6 +27,12 @@ export interface Config {
   readonly modelDir: string;
   /** Folder name of the model under modelDir (MODEL_NAME, shapes). */
   readonly modelName: string;
+  /** Model versions loaded at start, the first is the default model (MODELS, default MODEL_NAME; docs/models.md). */
+  readonly models: readonly ModelRef[];
+  /** Worker threads budget: sum over loaded versions of workers x intra-op threads (MODEL_THREADS, cores). */
+  readonly modelThreads: number;
+  /** Memory budget of the loaded versions in bytes (MODEL_MEMORY_MB, 75% of the machine's memory; 0 = none). */
+  readonly modelMemoryBytes: number;
   /** EXECUTION_PROVIDER auto|cuda|cpu (auto: try CUDA, fall back to CPU). */
   readonly executionProvider: ExecutionProviderChoice;
   /** intraOpNumThreads per inference worker (INTRA_OP_THREADS, cores / workers). */
@@ -56,6 +63,28 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** Evaluation jobs (JOBS_*, docs/jobs.md). */
   readonly jobs: JobsConfig;
+  /** Drift watch of /predict traffic (DRIFT_*, docs/drift.md). */
+  readonly drift: { readonly window: number; readonly minImages: number };
+  /** Access control and rate limits (TOKENS_FILE, METRICS_AUTH, RATE_LIMIT_*; docs/security.md). */
+  readonly auth: AuthConfig;
+}
+
+/** Access control (src/plugins/auth.ts). */
+export interface AuthConfig {
+  /** Absolute path of the tokens file (TOKENS_FILE); unset = access control off (everything open). */
+  readonly tokensFile: string | undefined;
+  /** GET /metrics needs scope `metrics` (METRICS_AUTH, off). */
+  readonly metricsAuth: boolean;
+  /** Requests per window and token (per IP without a token) (RATE_LIMIT_MAX, 0 = no limit). */
+  readonly rateLimitMax: number;
+  /** The rate-limit window in ms (RATE_LIMIT_WINDOW, "1 minute"). */
+  readonly rateLimitWindowMs: number;
+}
+
+/** One MODELS item: a model folder under MODEL_DIR and, optionally, one version of it. */
+export interface ModelRef {
+  readonly name: string;
+  readonly version?: string;
 }
 
 /** Limits and timing of evaluation jobs (POST /evaluations). */
@@ -77,6 +106,16 @@ export interface JobsConfig {
    * a job whose process died is taken over (and resumed) once its lease lapsed.
    */
   readonly leaseMs: number;
+  /**
+   * Where jobs run (JOBS_QUEUE auto|local|pgboss; auto: pgboss when DATABASE_URL is set): `local`
+   * claims whole jobs in this process; `pgboss` spreads a model-mode job's images over every replica
+   * sharing the PostgreSQL database (docs/jobs.md, docs/scaling.md).
+   */
+  readonly queue: 'local' | 'pgboss';
+  /** Images per distributed task (QUEUE_BATCH_IMAGES, 4). */
+  readonly batchImages: number;
+  /** A distributed task running longer than this is retried on another replica (TASK_TIMEOUT_SECONDS, 300). */
+  readonly taskTimeoutMs: number;
 }
 
 /** Thrown by loadConfig; `variable` names the offending env var. */
@@ -91,12 +130,14 @@ type Env = Record<string, string | undefined>;
 
 /** Environment variable names, in the order they are documented; CLI flag = kebab-case of each. */
 export const CONFIG_VARIABLES = [
-  'PORT', 'HOST', 'MODEL_DIR', 'MODEL_NAME', 'EXECUTION_PROVIDER', 'INTRA_OP_THREADS',
+  'PORT', 'HOST', 'MODEL_DIR', 'MODEL_NAME', 'MODELS', 'MODEL_THREADS', 'MODEL_MEMORY_MB', 'EXECUTION_PROVIDER', 'INTRA_OP_THREADS',
   'INFERENCE_WORKERS', 'QUEUE_SIZE', 'BODY_LIMIT', 'EVAL_BODY_LIMIT', 'EVAL_MAX_IMAGES',
   'MAX_IMAGE_PIXELS', 'LOG_LEVEL', 'WARMUP', 'SHUTDOWN_TIMEOUT_MS', 'REQUEST_TIMEOUT_MS',
   'DATA_DIR', 'DATABASE_URL',
   'JOBS_MAX_CONCURRENT', 'JOBS_MAX_QUEUED', 'JOBS_MAX_STORED', 'JOBS_TTL_SECONDS', 'JOBS_MAX_IMAGES', 'JOBS_MAX_UPLOAD',
-  'JOBS_LEASE_SECONDS',
+  'JOBS_LEASE_SECONDS', 'JOBS_QUEUE', 'QUEUE_BATCH_IMAGES', 'TASK_TIMEOUT_SECONDS',
+  'TOKENS_FILE', 'METRICS_AUTH', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW',
+  'DRIFT_WINDOW', 'DRIFT_MIN_IMAGES',
 ] as const;
 
 function str(env: Env, name: string): string | undefined {
@@ -170,6 +211,47 @@ function databaseUrl(env: Env): string | undefined {
   return raw;
 }
 
+/** Model and version names: plain folder names ([A-Za-z0-9._-], no ".."). */
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const plainName = (s: string): boolean => MODEL_NAME_PATTERN.test(s) && !s.includes('..');
+
+/** MODELS: comma-separated `name` or `name:version`, each at most once; default: MODEL_NAME. */
+function modelRefs(env: Env, modelName: string): ModelRef[] {
+  const raw = str(env, 'MODELS');
+  if (raw === undefined) return [{ name: modelName }];
+  const refs: ModelRef[] = [];
+  for (const item of raw.split(',').map((x) => x.trim())) {
+    const [name = '', version, extra] = item.split(':');
+    if (extra !== undefined || !plainName(name) || (version !== undefined && !plainName(version))) {
+      throw new ConfigError('MODELS', `must be comma-separated model folder names, each optionally with :version ([A-Za-z0-9._-], no ".."), e.g. "shapes,shapes-stock:1.1.0" (got "${item}" in "${raw}")`);
+    }
+    if (refs.some((r) => r.name === name && (r.version === version || r.version === undefined || version === undefined))) {
+      throw new ConfigError('MODELS', `names "${item}" twice (got "${raw}")`);
+    }
+    refs.push(version === undefined ? { name } : { name, version });
+  }
+  return refs;
+}
+
+/** A duration with a unit ("1 minute", "30s"; src/auth/duration.ts) in [min, max] ms. */
+function duration(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms < min || ms > max) {
+    throw new ConfigError(name, `must be ${DURATION_FORM}, from ${min / 1000} s to ${max / 3_600_000} h (got "${raw}")`);
+  }
+  return ms;
+}
+
+/** JOBS_QUEUE: pgboss needs DATABASE_URL; auto picks it when DATABASE_URL is set. */
+function jobsQueue(env: Env): 'local' | 'pgboss' {
+  const choice = oneOf(env, 'JOBS_QUEUE', 'auto', ['auto', 'local', 'pgboss'] as const);
+  const hasDb = str(env, 'DATABASE_URL') !== undefined;
+  if (choice === 'pgboss' && !hasDb) throw new ConfigError('JOBS_QUEUE', 'pgboss needs DATABASE_URL (the tasks are kept in the PostgreSQL database)');
+  return choice === 'auto' ? (hasDb ? 'pgboss' : 'local') : choice;
+}
+
 /** Recursively freezes an object graph (config is never mutated after start-up). */
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -218,13 +300,25 @@ export function loadConfig(
     throw new ConfigError('MODEL_NAME', `must be a plain folder name ([A-Za-z0-9._-], no "..", no "/") (got "${modelName}")`);
   }
   const host = str(e, 'HOST') ?? '0.0.0.0';
+  const models = modelRefs(e, modelName);
+  // Default intra-op threads share the cores between the start-up versions (docs/models.md, Budget).
+  const intraOpThreads = int(e, 'INTRA_OP_THREADS', Math.max(1, Math.floor(cores / (inferenceWorkers * models.length))), 1, 256);
+  const startupThreads = models.length * inferenceWorkers * intraOpThreads;
+  const modelThreads = int(e, 'MODEL_THREADS', Math.max(cores, startupThreads), 1, 65_536);
+  if (modelThreads < startupThreads) {
+    throw new ConfigError('MODEL_THREADS', `must be at least the ${startupThreads} threads of the start-up models (MODELS: ${models.length} x INFERENCE_WORKERS ${inferenceWorkers} x INTRA_OP_THREADS ${intraOpThreads}) (got "${modelThreads}")`);
+  }
+  const modelMemoryMb = int(e, 'MODEL_MEMORY_MB', Math.floor(totalmem() * 0.75 / 1024 ** 2), 0, 2 ** 40);
   const config: Config = {
     port: int(e, 'PORT', 8080, 0, 65535),
     host,
     modelDir: path.resolve(cwd, str(e, 'MODEL_DIR') ?? 'models'),
     modelName,
+    models,
+    modelThreads,
+    modelMemoryBytes: modelMemoryMb * 1024 ** 2,
     executionProvider: oneOf(e, 'EXECUTION_PROVIDER', 'auto', ['auto', 'cuda', 'cpu'] as const),
-    intraOpThreads: int(e, 'INTRA_OP_THREADS', Math.max(1, Math.floor(cores / inferenceWorkers)), 1, 256),
+    intraOpThreads,
     inferenceWorkers,
     queueSize: int(e, 'QUEUE_SIZE', 8, 0, 100_000),
     bodyLimit: bytes(e, 'BODY_LIMIT', 10 * 1024 ** 2, 1024),
@@ -245,6 +339,19 @@ export function loadConfig(
       maxImages: int(e, 'JOBS_MAX_IMAGES', 10_000, 1, 10_000_000),
       maxUploadBytes: bytes(e, 'JOBS_MAX_UPLOAD', 2 * 1024 ** 3, 1024),
       leaseMs: int(e, 'JOBS_LEASE_SECONDS', 15, 2, 3600) * 1000,
+      queue: jobsQueue(e),
+      batchImages: int(e, 'QUEUE_BATCH_IMAGES', 4, 1, 10_000),
+      taskTimeoutMs: int(e, 'TASK_TIMEOUT_SECONDS', 300, 5, 86_400) * 1000,
+    },
+    auth: {
+      tokensFile: str(e, 'TOKENS_FILE') === undefined ? undefined : path.resolve(cwd, str(e, 'TOKENS_FILE')!),
+      metricsAuth: bool(e, 'METRICS_AUTH', false),
+      rateLimitMax: int(e, 'RATE_LIMIT_MAX', 0, 0, 1_000_000_000),
+      rateLimitWindowMs: duration(e, 'RATE_LIMIT_WINDOW', 60_000, 1000, 86_400_000),
+    },
+    drift: {
+      window: int(e, 'DRIFT_WINDOW', 1000, 1, 1_000_000),
+      minImages: int(e, 'DRIFT_MIN_IMAGES', 50, 1, 1_000_000),
     },
   };
   return deepFreeze(config);

@@ -39,6 +39,10 @@ export const Errors = {
   BAD_REQUEST: createError('MRC_ERR_BAD_REQUEST', '%s', 400),
   NOT_FOUND: createError('MRC_ERR_NOT_FOUND', 'Route %s %s not found', 404),
   MODEL_NOT_FOUND: createError('MRC_ERR_MODEL_NOT_FOUND', 'No model named "%s" is served here', 404),
+  /** Access control (src/plugins/auth.ts, docs/security.md) */
+  UNAUTHORIZED: createError('MRC_ERR_UNAUTHORIZED', '%s', 401),
+  FORBIDDEN: createError('MRC_ERR_FORBIDDEN', '%s', 403),
+  RATE_LIMITED: createError('MRC_ERR_RATE_LIMITED', 'Too many requests: %s', 429),
   UNSUPPORTED_MEDIA_TYPE: createError('MRC_ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type: %s', 415),
   PAYLOAD_TOO_LARGE: createError('MRC_ERR_PAYLOAD_TOO_LARGE', 'Payload too large: %s', 413),
   IMAGE_TOO_LARGE: createError('MRC_ERR_IMAGE_TOO_LARGE', 'Image too large: %s', 413),
@@ -72,6 +76,9 @@ export const FAILURE_STATUS: Readonly<Record<string, number>> = {
   MRC_ERR_IMAGE_UNSUPPORTED: 422,
   // models (src/models/errors.ts) and the inference pool
   MRC_ERR_MODEL_NOT_FOUND: 404,
+  MRC_ERR_MODEL_INVALID: 422,
+  MRC_ERR_MODEL_CONFLICT: 409,
+  MRC_ERR_MODEL_BUDGET: 409,
   MRC_ERR_QUEUE_FULL: 503,
   MRC_ERR_MODEL_NOT_READY: 503,
   MRC_ERR_SHUTTING_DOWN: 503,

@@ -16,6 +16,7 @@ export const SCOPES: readonly Scope[] = ['inference', 'evaluate', 'manage', 'met
 
 /** What a route needs: a scope, or nothing at all. */
 export type RouteAccess = Scope | 'public';
+export const ROUTE_ACCESS: readonly RouteAccess[] = [...SCOPES, 'public'];
 
 /** Who is calling. `name` is null when access control is off (no TOKENS_FILE): everyone is anonymous. */
 export interface Principal {
@@ -25,6 +26,9 @@ export interface Principal {
 
 /** The anonymous caller of a service without TOKENS_FILE. */
 export const ANONYMOUS: Principal = Object.freeze({ name: null, scopes: SCOPES });
+
+/** A caller without a valid token on a public route while access control is on: no scope at all. */
+export const UNAUTHENTICATED: Principal = Object.freeze({ name: null, scopes: Object.freeze([]) as readonly Scope[] });
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -28,6 +28,8 @@ import type { ModelRunner } from '../models/runtime.js';
 import { ShuttingDownError } from '../models/errors.js';
 import { JobAbandonedError, JobCancelledError, JobNotDoneError, JobNotFoundError, TooManyJobsError } from './errors.js';
 import { runJob, type JobRunOutput, type RunJobContext } from './run-job.js';
+import { InProcessQueue } from '../queue/in-process.js';
+import type { TaskQueue } from '../queue/types.js';
 import { isFinished, loadReportData, storeReportData, type Job, type JobError, type ReportData, type StoredReportData } from './types.js';
 
 /** Observers of job life (metrics, logs). */
@@ -55,6 +57,17 @@ export type JobSubmission =
   | { mode: 'model'; annotations: unknown; images: NewJobImage[]; options: EvaluateOptions; modelName: string; modelVersion: string }
   | { mode: 'detections'; groundTruth: unknown; detections: unknown; options: EvaluateOptions; total: number };
 
+/**
+ * Who submits or reads a job: the token name (src/auth/scopes.ts `ownerOf`), or null when access
+ * control is off. A job is visible only to its owner; with null every job is visible.
+ */
+export type JobViewer = string | null;
+
+/** Whether `viewer` may see `job` (unknown to everyone else: 404, so its existence does not leak). */
+export function visibleTo(job: { owner: string | null }, viewer: JobViewer): boolean {
+  return viewer === null || job.owner === viewer;
+}
+
 export interface JobServiceOptions {
   store: Store;
   limits: JobsConfig;
@@ -79,6 +92,11 @@ export interface JobServiceOptions {
   maxAttempts?: number;
   /** Runs one claimed job (default src/jobs/run-job.ts `runJob`; tests substitute it). */
   run?: (ctx: RunJobContext) => Promise<JobRunOutput>;
+  /**
+   * Where jobs run (src/queue): by default this process claims whole jobs from the store (in-process
+   * queue); the pg-boss queue spreads a job's images over every replica sharing the database.
+   */
+  queue?: TaskQueue;
 }
 
 /** Why a running job stops without an outcome of its own. */
@@ -109,8 +127,11 @@ export class JobService {
   private pumping: Promise<void> | null = null;
   private pumpAgain = false;
   private poller: NodeJS.Timeout | null = null;
+  /** Where jobs run: this process's claim loop (in-process) or the distributed queue. */
+  readonly queue: TaskQueue;
 
   constructor(private readonly opts: JobServiceOptions) {
+    this.queue = opts.queue ?? new InProcessQueue({ store: opts.store, claim: () => this.pump() });
     this.store = opts.store;
     this.limits = opts.limits;
     this.clock = opts.clock ?? Date.now;
@@ -123,11 +144,11 @@ export class JobService {
     if (this.started || this.closed) return;
     this.started = true;
     this.poller = setInterval(() => {
-      this.pump();
+      this.queue.poll();
       void this.sweep();
     }, this.opts.pollMs ?? 1000);
     this.poller.unref();
-    this.pump();
+    this.queue.start();
     void this.emitCounts();
   }
 
@@ -187,28 +208,29 @@ export class JobService {
    * and starts it when a slot is free. Consumes `reservation` (the slot it holds is this job's).
    * @throws TooManyJobsError, StoreUnavailableError, ShuttingDownError
    */
-  submit(sub: JobSubmission, reservation?: Reservation): Promise<Job> {
+  submit(sub: JobSubmission & { owner?: JobViewer }, reservation?: Reservation): Promise<Job> {
     return this.serial(async () => {
       if (this.closed) throw new ShuttingDownError();
       reservation?.release();
       await this.checkCapacity();
       const now = this.clock();
-      const job = await this.store.createJob(sub.mode === 'model'
+      const job = await this.store.createJob({ owner: sub.owner ?? null, ...sub.mode === 'model'
         ? {
           options: sub.options, total: sub.images.length, createdAt: now, modelName: sub.modelName, modelVersion: sub.modelVersion,
           input: { mode: 'model', annotations: sub.annotations, images: sub.images },
         }
-        : { options: sub.options, total: sub.total, createdAt: now, input: { mode: 'detections', groundTruth: sub.groundTruth, detections: sub.detections } });
+        : { options: sub.options, total: sub.total, createdAt: now, input: { mode: 'detections', groundTruth: sub.groundTruth, detections: sub.detections } } });
       void this.emitCounts();
-      this.pump();
+      // durable already: a queue that cannot take it now gets it from its sweep of queued jobs
+      await this.queue.enqueue(job).catch((err: unknown) => this.log.warn({ job: job.id, err }, 'could not enqueue an evaluation job yet; it will be'));
       return job as Job;
     });
   }
 
-  /** The job (unknown, deleted or expired: JobNotFoundError). */
-  async get(id: string): Promise<Job> {
+  /** The job (unknown, deleted, expired or another owner's: JobNotFoundError). */
+  async get(id: string, viewer: JobViewer = null): Promise<Job> {
     const job = await this.store.getJob(id, this.clock());
-    if (!job) throw new JobNotFoundError(id);
+    if (!job || !visibleTo(job, viewer)) throw new JobNotFoundError(id);
     return this.withLocalState(job);
   }
 
@@ -220,8 +242,8 @@ export class JobService {
   }
 
   /** Jobs newest first (one page). */
-  async list(limit = 50): Promise<Job[]> {
-    const page = await this.store.listJobs({ limit, now: this.clock() });
+  async list(limit = 50, viewer: JobViewer = null): Promise<Job[]> {
+    const page = await this.store.listJobs({ limit, now: this.clock(), ...(viewer !== null ? { owner: viewer } : {}) });
     return page.jobs.map((j) => ({ ...j, result: null }) as Job);
   }
 
@@ -230,10 +252,10 @@ export class JobService {
    * says `cancelled` from now on); deletes a finished job. Returns the job as it is now.
    * @throws JobNotFoundError
    */
-  async cancel(id: string): Promise<Job> {
+  async cancel(id: string, viewer: JobViewer = null): Promise<Job> {
     const now = this.clock();
     const job = await this.store.getJob(id, now);
-    if (!job) throw new JobNotFoundError(id);
+    if (!job || !visibleTo(job, viewer)) throw new JobNotFoundError(id);
     if (isFinished(job.status)) {
       await this.store.deleteJob(job.id);
       void this.emitCounts();
@@ -243,6 +265,7 @@ export class JobService {
     if (r) r.cancelRequested = true;
     const after = await this.store.requestCancel(job.id, this.limits.ttlMs, now);
     if (!after) throw new JobNotFoundError(id);
+    await this.queue.cancelled(job.id).catch(() => undefined);
     if (after.status === 'cancelled' && job.status === 'queued') this.opts.observer?.finished?.(after as Job, 0);
     void this.emitCounts();
     return this.withLocalState(after);
@@ -252,8 +275,8 @@ export class JobService {
    * The result and report data of a done job.
    * @throws JobNotFoundError, JobNotDoneError
    */
-  async report(id: string): Promise<{ job: Job; report: ReportData }> {
-    const job = await this.get(id);
+  async report(id: string, viewer: JobViewer = null): Promise<{ job: Job; report: ReportData }> {
+    const job = await this.get(id, viewer);
     if (job.status !== 'done' || !job.result) throw new JobNotDoneError(job.id, job.cancelRequested && !isFinished(job.status) ? 'cancelled' : job.status);
     const stored = await this.store.getReport(job.id, this.clock()) as StoredReportData | null;
     return { job, report: loadReportData(stored) };
@@ -261,7 +284,7 @@ export class JobService {
 
   /** Claims jobs while a slot is free (coalesced: one claim loop at a time). */
   private pump(): void {
-    if (!this.started || this.closed) return;
+    if (!this.started || this.closed || this.queue.kind !== 'in-process') return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
@@ -373,6 +396,7 @@ export class JobService {
   async close(): Promise<void> {
     this.closed = true;
     if (this.poller) clearInterval(this.poller);
+    await this.queue.close();
     for (const r of this.running.values()) r.interrupted ??= 'the service is shutting down';
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
     await this.pumping?.catch(() => undefined);

@@ -289,7 +289,8 @@ async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): 
 
   const path = opts.path ?? '/metrics';
   if (path !== false) {
-    app.get(path, { schema: { hide: true } }, async (_request, reply) => {
+    // /metrics needs the scope `metrics` only with METRICS_AUTH=on (src/plugins/auth.ts)
+    app.get(path, { config: { scope: app.config?.auth?.metricsAuth ? 'metrics' : 'public' }, schema: { hide: true } }, async (_request, reply) => {
       const body = await registry.metrics();
       return reply.type(registry.contentType).send(body);
     });

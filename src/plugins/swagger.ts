@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { SECURITY_SCHEME } from './auth.js';
 
 /** OpenAPI 3.1: TypeBox emits `type: 'null'` and `const`, which 3.0 cannot express. */
 export const OPENAPI_VERSION = '3.1.0';
@@ -67,6 +68,10 @@ const DESCRIPTION = [
   'Every JSON error has the shape `{"statusCode", "code": "MRC_...", "error", "message", "field"?}`;',
   '`field` is the path of the offending input when there is one. Prometheus metrics are at `GET /metrics`',
   '(text format, not part of this document).',
+  '',
+  'Access control: with TOKENS_FILE set, send `Authorization: Bearer <token>`; each operation names the scope it needs',
+  '(401 `MRC_ERR_UNAUTHORIZED` without a valid token, 403 `MRC_ERR_FORBIDDEN` without the scope, 429 `MRC_ERR_RATE_LIMITED`',
+  'with Retry-After over the rate limit). Evaluation jobs are visible only to the token that created them.',
 ].join('\n');
 
 async function swaggerPlugin(app: FastifyInstance, opts: SwaggerPluginOptions): Promise<void> {
@@ -83,12 +88,22 @@ async function swaggerPlugin(app: FastifyInstance, opts: SwaggerPluginOptions): 
       },
       servers: opts.servers ?? [{ url: '/', description: 'This service (same origin)' }],
       tags: TAGS.map((t) => ({ ...t })),
+      // Operations list the scope they need in `security` (src/plugins/auth.ts); public ones `security: []`.
+      components: {
+        securitySchemes: {
+          [SECURITY_SCHEME]: {
+            type: 'http', scheme: 'bearer',
+            description: 'A token from TOKENS_FILE: `Authorization: Bearer <token>`. Each operation names the scope it needs '
+              + '(inference, evaluate, manage, metrics). Without TOKENS_FILE the service is open and no token is needed (docs/security.md).',
+          },
+        },
+      },
     },
   });
   if (opts.ui !== false) {
     await app.register(swaggerUi, {
       routePrefix: opts.routePrefix ?? '/docs',
-      uiConfig: { deepLinking: true, docExpansion: 'list', displayRequestDuration: true },
+      uiConfig: { deepLinking: true, docExpansion: 'list', displayRequestDuration: true, persistAuthorization: true },
       staticCSP: true,
     });
   }

@@ -22,6 +22,7 @@ export default async function evaluateRoutes(app: FastifyInstance): Promise<void
   const limit = app.config.evalBodyLimit;
 
   app.post<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>('/evaluate', {
+    config: { scope: 'evaluate' },
     bodyLimit: limit,
     schema: {
       tags: ['evaluation'],

@@ -14,6 +14,7 @@
  */
 import { rm } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ownerOf } from '../auth/scopes.js';
 import { Evaluation } from '../eval/index.js';
 import { prepareModelInput } from '../evaluation/model-input.js';
 import type { UploadPart } from '../evaluation/upload.js';
@@ -37,6 +38,7 @@ export default async function evaluationsRoutes(app: FastifyInstance): Promise<v
   };
 
   app.post<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>('/evaluations', {
+    config: { scope: 'evaluate' },
     bodyLimit: cfg.evalBodyLimit,
     schema: {
       tags: ['evaluation'],
@@ -69,6 +71,7 @@ export default async function evaluationsRoutes(app: FastifyInstance): Promise<v
     try {
       const prepared = prepareModelInput(upload.annotations, upload.images);
       return await service.submit({
+        owner: ownerOf(request),
         mode: 'model', annotations: prepared.annotations, options: evaluateOptions(request.query), modelName: model.name, modelVersion: model.version,
         images: upload.images.map((f, k) => ({ index: k, fileName: f.fileName, field: f.field, path: f.path })),
       }, reservation);
@@ -83,19 +86,22 @@ export default async function evaluationsRoutes(app: FastifyInstance): Promise<v
     // Fail fast on invalid GT / results (4xx with the JSON path); the job evaluates them again.
     Evaluation.open(body.ground_truth, { paths: { groundTruth: 'body.ground_truth', detections: 'body.detections' } }).loadResults(body.detections, { offset: 0 });
     return service.submit({
+      owner: ownerOf(request),
       mode: 'detections', groundTruth: body.ground_truth, detections: body.detections, options: evaluateOptions(request.query, body), total: detectionsTotal(body.ground_truth),
     }, reservation);
   }
 
   app.get<{ Params: JobParams }>('/evaluations/:id', {
+    config: { scope: 'evaluate' },
     schema: {
       tags: ['evaluation'], summary: 'Status, progress and (when done) the result of an evaluation job', operationId: 'getEvaluationJob',
       params: JobParamsSchema,
       response: { 200: JobSchema, 400: errorResponses(400)[400]!, 404: JobNotFoundSchema, ...errorResponses(500, 503) },
     },
-  }, async (request) => jobView(await service.get(request.params.id)));
+  }, async (request) => jobView(await service.get(request.params.id, ownerOf(request))));
 
   app.delete<{ Params: JobParams }>('/evaluations/:id', {
+    config: { scope: 'evaluate' },
     schema: {
       tags: ['evaluation'], summary: 'Cancel an evaluation job (or delete a finished one)', operationId: 'cancelEvaluationJob',
       description: 'A queued job is cancelled at once; a running job stops before its next image (status `cancelled` at once). '
@@ -103,9 +109,10 @@ export default async function evaluationsRoutes(app: FastifyInstance): Promise<v
       params: JobParamsSchema,
       response: { 200: JobSchema, 400: errorResponses(400)[400]!, 404: JobNotFoundSchema, ...errorResponses(500, 503) },
     },
-  }, async (request) => jobView(await service.cancel(request.params.id)));
+  }, async (request) => jobView(await service.cancel(request.params.id, ownerOf(request))));
 
   app.get<{ Params: JobParams }>('/evaluations/:id/report', {
+    config: { scope: 'evaluate' },
     schema: {
       tags: ['evaluation'], summary: 'HTML report of a finished evaluation job', operationId: 'getEvaluationReport',
       description: 'Self-contained HTML (inline CSS and SVG, images as data: URIs): PR curves per class and IoU type, the per-class table, '
@@ -123,7 +130,7 @@ export default async function evaluationsRoutes(app: FastifyInstance): Promise<v
       },
     },
   }, async (request, reply: FastifyReply) => {
-    const { job, report } = await service.report(request.params.id);
+    const { job, report } = await service.report(request.params.id, ownerOf(request));
     const accept = request.headers.accept ?? '';
     if (/\bapplication\/json\b/i.test(accept) && !/\btext\/html\b/i.test(accept)) return reply.type('application/json; charset=utf-8').send(reportData(job, report));
     return reply.type('text/html; charset=utf-8').send(renderReport(job, report));

@@ -15,6 +15,7 @@ import { LiveSchema, ReadySchema } from '../schemas/model.js';
 /** Registers the health routes. */
 export default async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get('/health/live', {
+    config: { scope: 'public' },
     schema: {
       tags: ['health'],
       operationId: 'getLiveness',
@@ -24,6 +25,7 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
   }, async () => ({ status: 'ok' as const, uptime_s: Math.round(process.uptime() * 1000) / 1000 }));
 
   app.get('/health/ready', {
+    config: { scope: 'public' },
     schema: {
       tags: ['health'],
       operationId: 'getReadiness',
@@ -54,6 +56,7 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
       queue_depth: pool.queueDepth,
       busy_workers: pool.busy,
       store: { engine: store.engine, ok },
+      auth: app.auth.enabled ? 'on' as const : 'off' as const,
     };
   });
 }

@@ -10,6 +10,7 @@ import { ModelMetadataSchema, ModelsResponseSchema } from '../schemas/model.js';
 /** Registers the model metadata routes. */
 export default async function modelsRoutes(app: FastifyInstance): Promise<void> {
   app.get('/models', {
+    config: { scope: 'inference' },
     schema: {
       tags: ['models'],
       operationId: 'listModels',
@@ -19,6 +20,7 @@ export default async function modelsRoutes(app: FastifyInstance): Promise<void> 
   }, async () => ({ models: app.models.list().map((m) => m.require().metadata()) }));
 
   app.get<{ Params: { name: string } }>('/models/:name', {
+    config: { scope: 'inference' },
     schema: {
       tags: ['models'],
       operationId: 'getModel',

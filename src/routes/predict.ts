@@ -41,6 +41,7 @@ export default async function predictRoutes(app: FastifyInstance): Promise<void>
   });
 
   app.post<{ Querystring: PredictQuery; Body: unknown }>('/predict', {
+    config: { scope: 'inference' },
     bodyLimit: limit,
     schema: {
       tags: ['inference'],

@@ -24,6 +24,18 @@ const EXAMPLES: Record<number, { description: string; example: ErrorBody }> = {
     description: 'Invalid input (query, multipart fields, JSON)',
     example: { statusCode: 400, code: 'MRC_ERR_VALIDATION', error: 'Bad Request', message: 'querystring/score_threshold must be <= 1', field: 'querystring.score_threshold' },
   },
+  401: {
+    description: 'No token, or an unknown or malformed one (`Authorization: Bearer <token>`; see WWW-Authenticate)',
+    example: { statusCode: 401, code: 'MRC_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'This route needs a token: send Authorization: Bearer <token>', field: 'headers.authorization' },
+  },
+  403: {
+    description: 'The token lacks the scope this route needs',
+    example: { statusCode: 403, code: 'MRC_ERR_FORBIDDEN', error: 'Forbidden', message: 'This route needs the scope "evaluate"; token "ci" has "inference"', field: 'headers.authorization' },
+  },
+  429: {
+    description: 'Too many requests for this token (or client address) in the rate-limit window (see Retry-After)',
+    example: { statusCode: 429, code: 'MRC_ERR_RATE_LIMITED', error: 'Too Many Requests', message: 'Too many requests: 100 requests per 60 s for token "ci"; retry in 12 s', field: null },
+  },
   404: {
     description: 'Unknown route',
     example: { statusCode: 404, code: 'MRC_ERR_NOT_FOUND', error: 'Not Found', message: 'Route GET /nope not found', field: null },

@@ -58,8 +58,9 @@ export const ReadySchema = Type.Object({
     engine: Type.String({ description: '`sqlite` (DATA_DIR) or `postgres` (DATABASE_URL)' }),
     ok: Type.Boolean({ description: 'The job store answered; when false, evaluation jobs get 503 MRC_ERR_STORE_UNAVAILABLE (predictions still work)' }),
   }, { description: 'The durable store of evaluation jobs' })),
+  auth: Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('off')], { description: 'Access control: `on` (TOKENS_FILE: routes need a bearer token) or `off` (open to anyone who can reach the service)' })),
 }, {
   title: 'Ready',
   description: 'Model loaded and warmed up; not shutting down',
-  examples: [{ status: 'ready', model: { name: 'shapes-maskrcnn', version: '1.0.0', execution_provider: 'cpu' }, queue_depth: 0, busy_workers: 0, store: { engine: 'sqlite', ok: true } }],
+  examples: [{ status: 'ready', model: { name: 'shapes-maskrcnn', version: '1.0.0', execution_provider: 'cpu' }, queue_depth: 0, busy_workers: 0, store: { engine: 'sqlite', ok: true }, auth: 'on' }],
 });
