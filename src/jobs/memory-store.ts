@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { decodeCursor, encodeCursor, pageLimit, statusList, UUID } from '../store/rows.js';
+import { decodeCursor, encodeCursor, historySummary, pageLimit, statusList, UUID } from '../store/rows.js';
 import {
-  JOB_STATUSES, StoreUnavailableError, type ImageRecord, type JobImageData, type JobOutcome, type JobPage, type JobProgress, type JobSummary,
+  DatasetNotFoundError, JOB_STATUSES, StoreUnavailableError, type DatasetPage, type HistoryPage, type HistoryQuery, type JobKind, type StoredDataset, type ImageRecord, type JobImageData, type JobOutcome, type JobPage, type JobProgress, type JobSummary,
   type ListJobsQuery, type NewJob, type StatusCounts, type Store, type StoredJob, type StoredJobInput,
 } from '../store/index.js';
 
@@ -58,6 +58,8 @@ export class MemoryStore implements Store {
     if (this.jobs.has(id)) throw new Error(`job ${id} exists`);
     const createdAt = job.createdAt ?? Date.now();
     const input = job.input;
+    // datasets need a durable store: the in-memory store has none
+    if (input.mode === 'dataset') throw new DatasetNotFoundError(String(job.datasetId));
     const images = new Map<number, { fileName: string; field: string | null; bytes: Uint8Array }>();
     if (input.mode === 'model') {
       for await (const img of input.images) {
@@ -103,6 +105,7 @@ export class MemoryStore implements Store {
       && (query.owner === undefined || j.owner === query.owner)
       && (query.modelName === undefined || j.modelName === query.modelName)
       && (query.datasetId === undefined || j.datasetId === query.datasetId)
+      && query.kind !== 'history'
       && (!statuses || statuses.includes(j.status))
       && (!cursor || j.createdAt < cursor.createdAt || (j.createdAt === cursor.createdAt && j.id < cursor.id)))
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
@@ -111,11 +114,97 @@ export class MemoryStore implements Store {
     return { jobs, nextCursor: all.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
   }
 
-  async countByStatus(): Promise<StatusCounts> {
+  async countByStatus(kind?: JobKind): Promise<StatusCounts> {
     this.open();
     const out = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as StatusCounts;
-    for (const e of this.jobs.values()) out[e.job.status]++;
+    if (kind !== 'history') for (const e of this.jobs.values()) out[e.job.status]++;
     return out;
+  }
+
+  // Datasets need a durable store (SQLite or PostgreSQL): this one has none, and no dataset jobs.
+
+  async createDataset(): Promise<StoredDataset> {
+    this.open();
+    throw new Error('datasets need a durable store (SQLite or PostgreSQL)');
+  }
+
+  async getDataset(): Promise<StoredDataset | null> {
+    this.open();
+    return null;
+  }
+
+  async listDatasets(): Promise<DatasetPage> {
+    this.open();
+    return { datasets: [], nextCursor: null };
+  }
+
+  async countDatasets(): Promise<number> {
+    this.open();
+    return 0;
+  }
+
+  async deleteDataset(): Promise<'missing'> {
+    this.open();
+    return 'missing';
+  }
+
+  async setDatasetSchedule(): Promise<StoredDataset | null> {
+    return this.getDataset();
+  }
+
+  async setDatasetBaseline(): Promise<StoredDataset | null> {
+    return this.getDataset();
+  }
+
+  async dueDatasets(): Promise<StoredDataset[]> {
+    this.open();
+    return [];
+  }
+
+  async claimScheduledRun(): Promise<boolean> {
+    this.open();
+    return false;
+  }
+
+  async recordDatasetRun(): Promise<void> {
+    this.open();
+  }
+
+  async autoDatasets(): Promise<StoredDataset[]> {
+    this.open();
+    return [];
+  }
+
+  async claimAutoRun(): Promise<boolean> {
+    this.open();
+    return false;
+  }
+
+  async listHistory(query: HistoryQuery = {}): Promise<HistoryPage> {
+    this.open();
+    const limit = pageLimit(query.limit);
+    const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const now = query.now ?? Date.now();
+    const all = [...this.jobs.values()].map((e) => e.job).filter((j) => live(j, now)
+      && (typeof query.owner !== 'string' || j.owner === query.owner)
+      && (query.modelName === undefined || j.modelName === query.modelName)
+      && (query.modelVersion === undefined || j.modelVersion === query.modelVersion)
+      && (query.datasetId === undefined || j.datasetId === query.datasetId)
+      && (query.status === undefined || j.status === query.status)
+      && (query.since === undefined || j.createdAt >= query.since)
+      && (query.until === undefined || j.createdAt < query.until)
+      && (!cursor || j.createdAt < cursor.createdAt || (j.createdAt === cursor.createdAt && j.id < cursor.id)))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const rows = all.slice(0, limit).map((j) => {
+      const summary = historySummary(j.status === 'done' ? j.result : null);
+      return {
+        id: j.id, owner: j.owner, mode: j.mode, status: j.status, createdAt: j.createdAt, startedAt: j.startedAt, finishedAt: j.finishedAt,
+        modelName: j.modelName, modelVersion: j.modelVersion, modelSha256: null, datasetId: j.datasetId, datasetName: null, trigger: null,
+        total: j.progress.total, summary: query.classes ? summary : { ...summary, classes: [] },
+      };
+    });
+    const last = rows[rows.length - 1];
+    return { rows, nextCursor: all.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
   }
 
   private claimable(j: StoredJob, now: number): boolean {
@@ -246,6 +335,27 @@ export class MemoryStore implements Store {
     let n = 0;
     for (const [id, e] of this.jobs) if (e.job.expiresAt !== null && e.job.expiresAt <= now) { this.jobs.delete(id); n++; }
     return n;
+  }
+
+  // --- drift references (docs/drift.md)
+  private readonly driftRefs = new Map<string, import('../store/types.js').DriftReferenceRecord>();
+
+  async putDriftReference(ref: import('../store/types.js').DriftReferenceRecord): Promise<void> {
+    this.driftRefs.set(`${ref.model}\u0000${ref.version}`, structuredClone(ref));
+  }
+
+  async getDriftReference(model: string, version: string): Promise<import('../store/types.js').DriftReferenceRecord | null> {
+    const r = this.driftRefs.get(`${model}\u0000${version}`);
+    return r ? structuredClone(r) : null;
+  }
+
+  async listDriftReferences(): Promise<Array<import('../store/types.js').DriftReferenceRecord>> {
+    return [...this.driftRefs.values()].sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0))
+      .map((r) => structuredClone(r));
+  }
+
+  async deleteDriftReference(model: string, version: string): Promise<boolean> {
+    return this.driftRefs.delete(`${model}\u0000${version}`);
   }
 
   async ping(): Promise<void> {

@@ -55,7 +55,9 @@ export interface Reservation {
 /** What a new job is given. */
 export type JobSubmission =
   | { mode: 'model'; annotations: unknown; images: NewJobImage[]; options: EvaluateOptions; modelName: string; modelVersion: string }
-  | { mode: 'detections'; groundTruth: unknown; detections: unknown; options: EvaluateOptions; total: number };
+  | { mode: 'detections'; groundTruth: unknown; detections: unknown; options: EvaluateOptions; total: number }
+  /** A registered dataset (src/evaluation/datasets.ts): the store reads its inputs from the dataset; kept as history. */
+  | { mode: 'dataset'; datasetId: string; options: EvaluateOptions; modelName: string; modelVersion: string; modelSha256: string | null; trigger: string };
 
 /**
  * Who submits or reads a job: the token name (src/auth/scopes.ts `ownerOf`), or null when access
@@ -185,13 +187,14 @@ export class JobService {
     if (counts.queued + counts.running + this.reserved + 1 > cap) {
       throw new TooManyJobsError(`${cap} jobs are queued or running (JOBS_MAX_CONCURRENT + JOBS_MAX_QUEUED); retry later`);
     }
-    let stored = Object.values(counts).reduce((a, b) => a + b, 0);
+    // dataset evaluations are history: they neither count against JOBS_MAX_STORED nor get deleted for room
+    let stored = Object.values(await this.store.countByStatus('upload')).reduce((a, b) => a + b, 0);
     if (stored + this.reserved + 1 <= this.limits.maxStored) return;
     // delete the oldest finished jobs to make room
     const finished: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = await this.store.listJobs({ status: ['done', 'failed', 'cancelled'], limit: 1000, cursor, now });
+      const page = await this.store.listJobs({ status: ['done', 'failed', 'cancelled'], kind: 'upload', limit: 1000, cursor, now });
       finished.push(...page.jobs.map((j) => j.id));
       cursor = page.nextCursor;
     } while (cursor);
@@ -214,7 +217,12 @@ export class JobService {
       reservation?.release();
       await this.checkCapacity();
       const now = this.clock();
-      const job = await this.store.createJob({ owner: sub.owner ?? null, ...sub.mode === 'model'
+      const job = await this.store.createJob({ owner: sub.owner ?? null, ...sub.mode === 'dataset'
+        ? {
+          options: sub.options, total: 0, createdAt: now, modelName: sub.modelName, modelVersion: sub.modelVersion, datasetId: sub.datasetId,
+          modelSha256: sub.modelSha256, trigger: sub.trigger, input: { mode: 'dataset' as const },
+        }
+        : sub.mode === 'model'
         ? {
           options: sub.options, total: sub.images.length, createdAt: now, modelName: sub.modelName, modelVersion: sub.modelVersion,
           input: { mode: 'model', annotations: sub.annotations, images: sub.images },

@@ -78,3 +78,30 @@ export class InvalidCursorError extends StoreError {
     super(`Invalid list cursor "${cursor.length > 64 ? `${cursor.slice(0, 64)}…` : cursor}"`);
   }
 }
+
+/** No dataset with that id (or not the caller's). */
+export class DatasetNotFoundError extends StoreError {
+  override readonly name = 'DatasetNotFoundError';
+  readonly code = 'MRC_ERR_DATASET_NOT_FOUND';
+  constructor(readonly id: string) {
+    super(`No dataset "${id}"`);
+  }
+}
+
+/** The owner already has a dataset of that name. */
+export class DatasetExistsError extends StoreError {
+  override readonly name = 'DatasetExistsError';
+  readonly code = 'MRC_ERR_DATASET_EXISTS';
+  constructor(readonly datasetName: string) {
+    super(`A dataset named "${datasetName}" exists already`);
+  }
+}
+
+/** As many datasets as allowed are stored. */
+export class DatasetLimitError extends StoreError {
+  override readonly name = 'DatasetLimitError';
+  readonly code = 'MRC_ERR_TOO_MANY_DATASETS';
+  constructor(readonly max: number) {
+    super(`${max} datasets are stored (DATASETS_MAX): delete one first`);
+  }
+}

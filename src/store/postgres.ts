@@ -20,15 +20,16 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
-import { StoreUnavailableError } from './errors.js';
+import { DatasetExistsError, DatasetLimitError, DatasetNotFoundError, StoreUnavailableError } from './errors.js';
 import { pendingMigrations, type Migration } from './migrations/index.js';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres/index.js';
 import {
-  asBuffer, checkIndex, checkLease, decodeCursor, encodeCursor, JOB_COLUMNS, jsonOrNull, jsonText, pageLimit, statusCounts,
-  statusList, SUMMARY_COLUMNS, toJob, toSummary, UUID, type Row,
+  asBuffer, checkIndex, checkLease, DATASET_COLUMNS, decodeCursor, encodeCursor, HISTORY_COLUMNS, historySummary, JOB_COLUMNS, jsonOrNull, jsonText,
+  pageLimit, statusCounts, statusList, SUMMARY_COLUMNS, SUMMARY_NUMBERS, summaryValues, toDataset, toHistoryRow, toJob, toSummary, UUID, type Row,
 } from './rows.js';
 import type {
-  ImageRecord, JobImageData, JobOutcome, JobPage, JobProgress, ListJobsQuery, NewJob, StatusCounts, Store, StoredJob, StoredJobInput,
+  DatasetPage, DatasetScheduleUpdate, HistoryPage, HistoryQuery, ImageRecord, JobImageData, JobKind, JobOutcome, JobPage, JobProgress, ListJobsQuery, NewDataset,
+  NewJob, StatusCounts, Store, StoredDataset, StoredJob, StoredJobInput,
 } from './types.js';
 
 /** Options of {@link openPostgresStore}. */
@@ -155,6 +156,8 @@ async function migrate(pool: Pool, migrations: readonly Migration[], where: stri
 }
 
 const json = (v: unknown): unknown => v; // pg parses json columns itself
+/** Advisory lock key serialising dataset creation (the DATASETS_MAX cap and the name check). */
+const DATASET_LOCK_KEY = '469853859439';
 const normId = (id: string): string | null => (UUID.test(id) ? id.toLowerCase() : null);
 const CLAIM_SET = `SET status = 'running', lease_owner = $1, lease_expires_at = $2, started_at = coalesce(started_at, $3), attempts = attempts + 1`;
 const CLAIMABLE = `status IN ('queued', 'running') AND (status = 'queued' OR lease_expires_at <= $3)`;
@@ -189,14 +192,26 @@ export class PostgresStore implements Store {
     if (!Number.isSafeInteger(job.total) || job.total < 0) throw new RangeError(`total must be a non-negative integer (got ${job.total})`);
     const createdAt = job.createdAt ?? Date.now();
     const input = job.input;
+    const datasetKey = input.mode === 'dataset' ? normId(job.datasetId ?? '') : null;
     return this.tx(async (c) => {
+      let total = job.total;
+      if (input.mode === 'dataset') {
+        // FOR SHARE: the dataset cannot be deleted while this job is being created
+        const ds = datasetKey ? (await c.query('SELECT image_count FROM datasets WHERE id = $1 FOR SHARE', [datasetKey])).rows[0] as Row | undefined : undefined;
+        if (!ds) throw new DatasetNotFoundError(String(job.datasetId));
+        total = Number(ds.image_count);
+      }
       const rows = (await c.query({
         name: 'create_job',
-        text: `INSERT INTO jobs (id, owner, model_name, model_version, dataset_id, mode, status, options, progress_phase, progress_total, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 'queued', $8, $9) RETURNING ${JOB_COLUMNS}`,
-        values: [id, job.owner ?? null, job.modelName ?? null, job.modelVersion ?? null, job.datasetId ?? null, input.mode, jsonText(job.options), job.total, createdAt],
+        text: `INSERT INTO jobs (id, owner, model_name, model_version, dataset_id, mode, status, options, progress_phase, progress_total, created_at,
+                 history, model_sha256, trigger)
+               VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 'queued', $8, $9, $10, $11, $12) RETURNING ${JOB_COLUMNS}`,
+        values: [id, job.owner ?? null, job.modelName ?? null, job.modelVersion ?? null, datasetKey ?? job.datasetId ?? null, input.mode === 'dataset' ? 'model' : input.mode,
+          jsonText(job.options), total, createdAt, input.mode === 'dataset', job.modelSha256 ?? null, job.trigger ?? null],
       })).rows as Row[];
-      if (input.mode === 'model') {
+      if (input.mode === 'dataset') {
+        // nothing copied: the inputs are read from the dataset
+      } else if (input.mode === 'model') {
         await c.query('INSERT INTO job_inputs (job_id, annotations) VALUES ($1, $2)', [id, jsonText(input.annotations)]);
         for await (const img of input.images) {
           checkIndex(img.index);
@@ -240,6 +255,7 @@ export class PostgresStore implements Store {
     if (query.modelName !== undefined) where.push(`model_name = ${p(query.modelName)}`);
     if (query.datasetId !== undefined) where.push(`dataset_id = ${p(query.datasetId)}`);
     if (statuses) where.push(`status = ANY(${p(statuses)}::text[])`);
+    if (query.kind) where.push(query.kind === 'history' ? 'history' : 'NOT history');
     if (cursor) {
       const c = p(cursor.createdAt);
       where.push(`(created_at < ${c} OR (created_at = ${c} AND id < ${p(cursor.id)}::uuid))`);
@@ -250,8 +266,9 @@ export class PostgresStore implements Store {
     return { jobs, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
   }
 
-  async countByStatus(): Promise<StatusCounts> {
-    return statusCounts(await this.q('SELECT status, count(*) AS n FROM jobs GROUP BY status', [], 'count_by_status'));
+  async countByStatus(kind?: JobKind): Promise<StatusCounts> {
+    const where = kind === undefined ? '' : kind === 'history' ? 'WHERE history ' : 'WHERE NOT history ';
+    return statusCounts(await this.q(`SELECT status, count(*) AS n FROM jobs ${where}GROUP BY status`, [], `count_by_status_${kind ?? 'all'}`));
   }
 
   async claimNext(leaseOwner: string, leaseMs: number, now = Date.now()): Promise<StoredJob | null> {
@@ -293,14 +310,16 @@ export class PostgresStore implements Store {
     const key = normId(id);
     if (!key) return false;
     const now = o.now ?? Date.now();
+    const summary = summaryValues(historySummary(o.status === 'done' ? o.result : null));
     return this.tx(async (c) => {
       const r = await c.query({
         name: 'finish_job',
-        text: `UPDATE jobs SET status = $1, finished_at = $2, expires_at = $3, progress_phase = 'finished', result = $4, error = $5, report = $6,
-            lease_owner = NULL, lease_expires_at = NULL
+        text: `UPDATE jobs SET status = $1, finished_at = $2, expires_at = CASE WHEN history THEN NULL ELSE $3::bigint END, progress_phase = 'finished',
+            result = $4, error = $5, report = $6, lease_owner = NULL, lease_expires_at = NULL,
+            ${SUMMARY_NUMBERS.map((col, i) => `${col} = $${9 + i}`).join(', ')}, s_classes = $${9 + SUMMARY_NUMBERS.length}
           WHERE id = $7 AND status IN ('queued', 'running') AND ($8::text IS NULL OR lease_owner = $8::text) RETURNING id`,
         values: [o.status, now, now + o.ttlMs, o.status === 'done' ? jsonOrNull(o.result) : null, o.status === 'failed' ? jsonOrNull(o.error) : null,
-          o.status === 'done' ? jsonOrNull(o.report) : null, key, o.leaseOwner],
+          o.status === 'done' ? jsonOrNull(o.report) : null, key, o.leaseOwner, ...summary],
       });
       const ok = r.rows.length > 0;
       if (ok && !o.keepImages) await c.query({ name: 'delete_images', text: 'DELETE FROM job_images WHERE job_id = $1', values: [key] });
@@ -312,7 +331,8 @@ export class PostgresStore implements Store {
     const key = normId(id);
     if (!key) return null;
     return this.tx(async (c) => {
-      const r = await c.query(`UPDATE jobs SET status = 'cancelled', cancel_requested = true, finished_at = $1, expires_at = $2, progress_phase = 'finished'
+      const r = await c.query(`UPDATE jobs SET status = 'cancelled', cancel_requested = true, finished_at = $1,
+        expires_at = CASE WHEN history THEN NULL ELSE $2::bigint END, progress_phase = 'finished'
         WHERE id = $3 AND status = 'queued' RETURNING id`, [now, now + ttlMs, key]);
       if (r.rows.length > 0) await c.query('DELETE FROM job_images WHERE job_id = $1', [key]);
       else await c.query(`UPDATE jobs SET cancel_requested = true WHERE id = $1 AND status = 'running'`, [key]);
@@ -324,9 +344,19 @@ export class PostgresStore implements Store {
   async getJobInput(id: string): Promise<StoredJobInput | null> {
     const key = normId(id);
     if (!key) return null;
-    const rows = await this.q('SELECT j.mode, i.annotations, i.ground_truth, i.detections FROM jobs j JOIN job_inputs i ON i.job_id = j.id WHERE j.id = $1', [key], 'get_input');
+    const rows = await this.q(`SELECT j.mode, j.history, j.dataset_id, i.annotations, i.ground_truth, i.detections, i.job_id AS has_input
+      FROM jobs j LEFT JOIN job_inputs i ON i.job_id = j.id WHERE j.id = $1`, [key], 'get_input');
     const row = rows[0];
     if (!row) return null;
+    if (row.history === true) {
+      // a dataset evaluation: the dataset's annotations and images
+      const ds = (await this.q('SELECT annotations FROM datasets WHERE id::text = $1', [row.dataset_id], 'get_dataset_annotations'))[0];
+      if (!ds) return null;
+      const images = (await this.q('SELECT image_index, file_name, field, size FROM dataset_images WHERE dataset_id::text = $1 ORDER BY image_index', [row.dataset_id], 'list_dataset_images'))
+        .map((r) => ({ index: Number(r.image_index), fileName: String(r.file_name), field: r.field === null ? null : String(r.field), size: Number(r.size) }));
+      return { mode: 'model', annotations: ds.annotations, images };
+    }
+    if (row.has_input === null) return null;
     if (row.mode === 'detections') return { mode: 'detections', groundTruth: row.ground_truth, detections: row.detections };
     const images = (await this.q('SELECT image_index, file_name, field, size FROM job_images WHERE job_id = $1 ORDER BY image_index', [key], 'list_images'))
       .map((r) => ({ index: Number(r.image_index), fileName: String(r.file_name), field: r.field === null ? null : String(r.field), size: Number(r.size) }));
@@ -336,7 +366,9 @@ export class PostgresStore implements Store {
   async getJobImage(id: string, index: number): Promise<JobImageData | null> {
     const key = normId(id);
     if (!key) return null;
-    const r = (await this.q('SELECT image_index, file_name, field, size, bytes FROM job_images WHERE job_id = $1 AND image_index = $2', [key, index], 'get_image'))[0];
+    const r = (await this.q('SELECT image_index, file_name, field, size, bytes FROM job_images WHERE job_id = $1 AND image_index = $2', [key, index], 'get_image'))[0]
+      ?? (await this.q(`SELECT di.image_index, di.file_name, di.field, di.size, di.bytes FROM jobs j JOIN dataset_images di ON di.dataset_id::text = j.dataset_id
+        WHERE j.id = $1 AND j.history AND di.image_index = $2`, [key, index], 'get_dataset_image'))[0];
     return r ? { index: Number(r.image_index), fileName: String(r.file_name), field: r.field === null ? null : String(r.field), size: Number(r.size), bytes: r.bytes as Buffer } : null;
   }
 
@@ -389,6 +421,174 @@ export class PostgresStore implements Store {
     return (await this.q('DELETE FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING id', [now], 'delete_expired')).length;
   }
 
+  // --- drift references (migration 004, docs/drift.md)
+  async putDriftReference(ref: import('./types.js').DriftReferenceRecord): Promise<void> {
+    await this.q(`INSERT INTO drift_references (model, version, source, histograms, images, owner, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+      ON CONFLICT (model, version) DO UPDATE SET source = excluded.source, histograms = excluded.histograms, images = excluded.images,
+      owner = excluded.owner, created_at = excluded.created_at`,
+    [ref.model, ref.version, jsonText(ref.source), jsonText(ref.histograms), ref.images, ref.owner, ref.createdAt], 'put_drift_reference');
+  }
+
+  async getDriftReference(model: string, version: string): Promise<import('./types.js').DriftReferenceRecord | null> {
+    const rows = await this.q('SELECT * FROM drift_references WHERE model = $1 AND version = $2', [model, version], 'get_drift_reference');
+    return rows[0] ? driftRow(rows[0]) : null;
+  }
+
+  async listDriftReferences(): Promise<Array<import('./types.js').DriftReferenceRecord>> {
+    return (await this.q('SELECT * FROM drift_references ORDER BY model, version', [], 'list_drift_references')).map(driftRow);
+  }
+
+  async deleteDriftReference(model: string, version: string): Promise<boolean> {
+    return (await this.q('DELETE FROM drift_references WHERE model = $1 AND version = $2 RETURNING model', [model, version], 'delete_drift_reference')).length > 0;
+  }
+
+  // ------------------------------------------------------------------ datasets and history
+
+  async createDataset(d: NewDataset): Promise<StoredDataset> {
+    const id = normId(d.id ?? randomUUID());
+    if (!id) throw new TypeError(`dataset id must be a UUID (got "${d.id}")`);
+    const createdAt = d.createdAt ?? Date.now();
+    const sch = d.schedule ?? { cron: null, model: null, version: null, auto: false, nextRunAt: null };
+    await this.tx(async (c) => {
+      // one creator at a time: the cap and the name check hold across processes
+      await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [DATASET_LOCK_KEY]);
+      if (d.max !== undefined && Number((await c.query('SELECT count(*) AS n FROM datasets')).rows[0]?.n ?? 0) >= d.max) throw new DatasetLimitError(d.max);
+      if ((await c.query(`SELECT 1 FROM datasets WHERE coalesce(owner, '') = $1 AND name = $2`, [d.owner ?? '', d.name])).rows.length > 0) throw new DatasetExistsError(d.name);
+      await c.query(`INSERT INTO datasets (id, owner, name, annotations, image_count, annotation_count, bytes, categories, created_at,
+          schedule_cron, schedule_model, schedule_version, auto, next_run_at)
+        VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7, $8, $9, $10, $11, $12)`,
+      [id, d.owner ?? null, d.name, jsonText(d.annotations), d.annotationCount, jsonText(d.categories), createdAt, sch.cron, sch.model, sch.version, sch.auto, sch.nextRunAt]);
+      let n = 0;
+      let total = 0;
+      for await (const img of d.images) {
+        checkIndex(img.index);
+        const bytes = img.bytes ?? (img.path !== undefined ? await readFile(img.path) : undefined);
+        if (!bytes) throw new TypeError(`image ${img.index} ("${img.fileName}") has neither bytes nor path`);
+        await c.query({
+          name: 'insert_dataset_image',
+          text: 'INSERT INTO dataset_images (dataset_id, image_index, file_name, field, size, bytes) VALUES ($1, $2, $3, $4, $5, $6)',
+          values: [id, img.index, img.fileName, img.field ?? null, bytes.byteLength, asBuffer(bytes)],
+        });
+        n++;
+        total += bytes.byteLength;
+      }
+      await c.query('UPDATE datasets SET image_count = $1, bytes = $2 WHERE id = $3', [n, total, id]);
+    });
+    return (await this.getDataset(id))!;
+  }
+
+  async getDataset(id: string, owner?: string | null): Promise<StoredDataset | null> {
+    const key = normId(id);
+    if (!key) return null;
+    const own = typeof owner === 'string';
+    const rows = await this.q(`SELECT ${DATASET_COLUMNS}, (SELECT count(*) FROM jobs j WHERE j.dataset_id = d.id::text) AS n_evaluations
+      FROM datasets d WHERE d.id = $1${own ? ' AND d.owner = $2' : ''}`, own ? [key, owner] : [key], own ? 'get_dataset_owned' : 'get_dataset');
+    return rows[0] ? toDataset(rows[0], json) : null;
+  }
+
+  async listDatasets(query: { owner?: string | null; limit?: number; cursor?: string | null } = {}): Promise<DatasetPage> {
+    const limit = pageLimit(query.limit);
+    const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const params: unknown[] = [];
+    const where = ['true'];
+    const p = (v: unknown): string => `$${params.push(v)}`;
+    if (typeof query.owner === 'string') where.push(`d.owner = ${p(query.owner)}`);
+    if (cursor) {
+      const c = p(cursor.createdAt);
+      where.push(`(d.created_at < ${c} OR (d.created_at = ${c} AND d.id < ${p(cursor.id)}::uuid))`);
+    }
+    const rows = await this.q(`SELECT ${DATASET_COLUMNS}, (SELECT count(*) FROM jobs j WHERE j.dataset_id = d.id::text) AS n_evaluations
+      FROM datasets d WHERE ${where.join(' AND ')} ORDER BY d.created_at DESC, d.id DESC LIMIT ${p(limit + 1)}`, params);
+    const datasets = rows.slice(0, limit).map((r) => toDataset(r, json));
+    const last = datasets[datasets.length - 1];
+    return { datasets, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
+  async countDatasets(): Promise<number> {
+    return Number((await this.q('SELECT count(*) AS n FROM datasets', [], 'count_datasets'))[0]?.n ?? 0);
+  }
+
+  async deleteDataset(id: string, owner?: string | null): Promise<'deleted' | 'busy' | 'missing'> {
+    const key = normId(id);
+    if (!key) return 'missing';
+    return this.tx(async (c) => {
+      const own = typeof owner === 'string';
+      // FOR UPDATE: waits for a createJob of this dataset in progress (it holds FOR SHARE)
+      const found = await c.query(`SELECT id FROM datasets WHERE id = $1${own ? ' AND owner = $2' : ''} FOR UPDATE`, own ? [key, owner] : [key]);
+      if (found.rows.length === 0) return 'missing' as const;
+      if ((await c.query(`SELECT 1 FROM jobs WHERE dataset_id = $1 AND status IN ('queued', 'running') LIMIT 1`, [key])).rows.length > 0) return 'busy' as const;
+      await c.query('DELETE FROM jobs WHERE dataset_id = $1', [key]);
+      await c.query('DELETE FROM datasets WHERE id = $1', [key]);
+      return 'deleted' as const;
+    });
+  }
+
+  async setDatasetSchedule(id: string, sch: DatasetScheduleUpdate, owner?: string | null): Promise<StoredDataset | null> {
+    const key = normId(id);
+    if (!key || !await this.getDataset(key, owner)) return null;
+    await this.q('UPDATE datasets SET schedule_cron = $1, schedule_model = $2, schedule_version = $3, auto = $4, next_run_at = $5 WHERE id = $6',
+      [sch.cron, sch.model, sch.version, sch.auto, sch.nextRunAt, key]);
+    return this.getDataset(key, owner);
+  }
+
+  async setDatasetBaseline(id: string, jobId: string | null, owner?: string | null): Promise<StoredDataset | null> {
+    const key = normId(id);
+    if (!key || !await this.getDataset(key, owner)) return null;
+    await this.q('UPDATE datasets SET baseline_job_id = $1 WHERE id = $2', [jobId === null ? null : normId(jobId), key]);
+    return this.getDataset(key, owner);
+  }
+
+  async dueDatasets(now: number, limit = 100): Promise<StoredDataset[]> {
+    return (await this.q(`SELECT ${DATASET_COLUMNS} FROM datasets d WHERE d.next_run_at IS NOT NULL AND d.next_run_at <= $1 ORDER BY d.next_run_at LIMIT $2`,
+      [now, limit], 'due_datasets')).map((r) => toDataset(r, json));
+  }
+
+  async claimScheduledRun(id: string, expected: number, next: number | null, now: number): Promise<boolean> {
+    const key = normId(id);
+    if (!key) return false;
+    return (await this.q('UPDATE datasets SET next_run_at = $1, last_run_at = $2 WHERE id = $3 AND next_run_at = $4 RETURNING id', [next, now, key, expected], 'claim_schedule')).length > 0;
+  }
+
+  async recordDatasetRun(id: string, outcome: { jobId: string | null; error: string | null }): Promise<void> {
+    const key = normId(id);
+    if (key) await this.q('UPDATE datasets SET last_job_id = $1, last_error = $2 WHERE id = $3', [outcome.jobId, outcome.error, key], 'record_dataset_run');
+  }
+
+  async autoDatasets(modelName: string): Promise<StoredDataset[]> {
+    return (await this.q(`SELECT ${DATASET_COLUMNS} FROM datasets d WHERE d.auto AND (d.schedule_model IS NULL OR d.schedule_model = $1) ORDER BY d.created_at`,
+      [modelName], 'auto_datasets')).map((r) => toDataset(r, json));
+  }
+
+  async claimAutoRun(id: string, runKey: string): Promise<boolean> {
+    const key = normId(id);
+    if (!key) return false;
+    return (await this.q('UPDATE datasets SET auto_key = $1 WHERE id = $2 AND (auto_key IS NULL OR auto_key <> $1) RETURNING id', [runKey, key], 'claim_auto')).length > 0;
+  }
+
+  async listHistory(query: HistoryQuery = {}): Promise<HistoryPage> {
+    const limit = pageLimit(query.limit);
+    const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const params: unknown[] = [query.now ?? Date.now()];
+    const where = ['(j.expires_at IS NULL OR j.expires_at > $1)'];
+    const p = (v: unknown): string => `$${params.push(v)}`;
+    if (typeof query.owner === 'string') where.push(`j.owner = ${p(query.owner)}`);
+    if (query.modelName !== undefined) where.push(`j.model_name = ${p(query.modelName)}`);
+    if (query.modelVersion !== undefined) where.push(`j.model_version = ${p(query.modelVersion)}`);
+    if (query.datasetId !== undefined) where.push(`j.dataset_id = ${p(normId(query.datasetId) ?? query.datasetId)}`);
+    if (query.status !== undefined) where.push(`j.status = ${p(query.status)}`);
+    if (query.since !== undefined) where.push(`j.created_at >= ${p(query.since)}`);
+    if (query.until !== undefined) where.push(`j.created_at < ${p(query.until)}`);
+    if (cursor) {
+      const c = p(cursor.createdAt);
+      where.push(`(j.created_at < ${c} OR (j.created_at = ${c} AND j.id < ${p(cursor.id)}::uuid))`);
+    }
+    const found = await this.q(`SELECT ${HISTORY_COLUMNS}${query.classes ? ', j.s_classes' : ''} FROM jobs j LEFT JOIN datasets d ON d.id::text = j.dataset_id
+      WHERE ${where.join(' AND ')} ORDER BY j.created_at DESC, j.id DESC LIMIT ${p(limit + 1)}`, params);
+    const rows = found.slice(0, limit).map((r) => toHistoryRow(r, json));
+    const last = rows[rows.length - 1];
+    return { rows, nextCursor: found.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
   async ping(): Promise<void> {
     await this.q('SELECT 1');
   }
@@ -398,4 +598,12 @@ export class PostgresStore implements Store {
     this.closed = true;
     await this.pool.end();
   }
+}
+
+/** A drift_references row (pg parses the json columns; bigint comes as a string). */
+function driftRow(row: Row): import('./types.js').DriftReferenceRecord {
+  return {
+    model: String(row.model), version: String(row.version), source: row.source, histograms: row.histograms,
+    images: Number(row.images), owner: row.owner === null || row.owner === undefined ? null : String(row.owner), createdAt: Number(row.created_at),
+  };
 }

@@ -25,15 +25,16 @@ import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { StoreCorruptError, StoreUnavailableError } from './errors.js';
+import { DatasetExistsError, DatasetLimitError, DatasetNotFoundError, StoreCorruptError, StoreUnavailableError } from './errors.js';
 import { pendingMigrations, type Migration } from './migrations/index.js';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite/index.js';
 import {
-  checkIndex, checkLease, decodeCursor, encodeCursor, JOB_COLUMNS, jsonOrNull, jsonText, pageLimit, statusCounts,
-  statusList, SUMMARY_COLUMNS, toJob, toSummary, UUID, type Row,
+  checkIndex, checkLease, DATASET_COLUMNS, decodeCursor, encodeCursor, HISTORY_COLUMNS, historySummary, JOB_COLUMNS, jsonOrNull, jsonText, pageLimit,
+  statusCounts, statusList, SUMMARY_COLUMNS, SUMMARY_NUMBERS, summaryValues, toDataset, toHistoryRow, toJob, toSummary, UUID, type Row,
 } from './rows.js';
 import type {
-  ImageRecord, JobImageData, JobOutcome, JobPage, JobProgress, ListJobsQuery, NewJob, StatusCounts, Store, StoredJob, StoredJobInput,
+  DatasetPage, DatasetScheduleUpdate, HistoryPage, HistoryQuery, ImageRecord, JobImageData, JobKind, JobOutcome, JobPage, JobProgress, ListJobsQuery, NewDataset,
+  NewJob, StatusCounts, Store, StoredDataset, StoredJob, StoredJobInput,
 } from './types.js';
 
 /** The database file name under DATA_DIR. */
@@ -222,13 +223,24 @@ export class SqliteStore implements Store {
     if (!Number.isSafeInteger(job.total) || job.total < 0) return Promise.reject(new RangeError(`total must be a non-negative integer (got ${job.total})`));
     const createdAt = job.createdAt ?? Date.now();
     const input = job.input;
+    const datasetKey = input.mode === 'dataset' ? normId(job.datasetId ?? '') : null;
     return this.run(async () => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
-        this.s(`INSERT INTO jobs (id, owner, model_name, model_version, dataset_id, mode, status, options, progress_phase, progress_total, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, 'queued', ?, ?)`)
-          .run(id, job.owner ?? null, job.modelName ?? null, job.modelVersion ?? null, job.datasetId ?? null, input.mode, jsonText(job.options), job.total, createdAt);
-        if (input.mode === 'model') {
+        let total = job.total;
+        if (input.mode === 'dataset') {
+          const ds = datasetKey ? this.s('SELECT image_count FROM datasets WHERE id = ?').get(datasetKey) : undefined;
+          if (!ds) throw new DatasetNotFoundError(String(job.datasetId));
+          total = Number(ds.image_count);
+        }
+        this.s(`INSERT INTO jobs (id, owner, model_name, model_version, dataset_id, mode, status, options, progress_phase, progress_total, created_at,
+                  history, model_sha256, trigger)
+                VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, 'queued', ?, ?, ?, ?, ?)`)
+          .run(id, job.owner ?? null, job.modelName ?? null, job.modelVersion ?? null, datasetKey ?? job.datasetId ?? null, input.mode === 'dataset' ? 'model' : input.mode,
+            jsonText(job.options), total, createdAt, input.mode === 'dataset' ? 1 : 0, job.modelSha256 ?? null, job.trigger ?? null);
+        if (input.mode === 'dataset') {
+          // nothing copied: the inputs are read from the dataset
+        } else if (input.mode === 'model') {
           this.s('INSERT INTO job_inputs (job_id, annotations) VALUES (?, ?)').run(id, jsonText(input.annotations));
           const insert = this.s('INSERT INTO job_images (job_id, image_index, file_name, field, size, bytes) VALUES (?, ?, ?, ?, ?, ?)');
           for await (const img of input.images) {
@@ -280,6 +292,7 @@ export class SqliteStore implements Store {
     if (query.modelName !== undefined) { where.push('model_name = ?'); params.push(query.modelName); }
     if (query.datasetId !== undefined) { where.push('dataset_id = ?'); params.push(query.datasetId); }
     if (statuses) { where.push(`status IN (${statuses.map(() => '?').join(', ')})`); params.push(...statuses); }
+    if (query.kind) where.push(query.kind === 'history' ? 'history = 1' : 'history = 0');
     if (cursor) { where.push('(created_at < ? OR (created_at = ? AND id < ?))'); params.push(cursor.createdAt, cursor.createdAt, cursor.id); }
     params.push(limit + 1);
     const sql = `SELECT ${SUMMARY_COLUMNS} FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`;
@@ -291,8 +304,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  countByStatus(): Promise<StatusCounts> {
-    return this.run(() => statusCounts(this.s('SELECT status, count(*) AS n FROM jobs GROUP BY status').all()));
+  countByStatus(kind?: JobKind): Promise<StatusCounts> {
+    const where = kind === undefined ? '' : kind === 'history' ? 'WHERE history = 1 ' : 'WHERE history = 0 ';
+    return this.run(() => statusCounts(this.s(`SELECT status, count(*) AS n FROM jobs ${where}GROUP BY status`).all()));
   }
 
   private static readonly CLAIM_SET = `SET status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = coalesce(started_at, ?), attempts = attempts + 1`;
@@ -342,11 +356,12 @@ export class SqliteStore implements Store {
     const result = o.status === 'done' ? jsonOrNull(o.result) : null;
     const report = o.status === 'done' ? jsonOrNull(o.report) : null;
     const error = o.status === 'failed' ? jsonOrNull(o.error) : null;
+    const summary = o.status === 'done' ? summaryValues(historySummary(o.result)) : summaryValues(historySummary(null));
     return this.run(() => !!key && this.tx(() => {
-      const ok = changed(this.s(`UPDATE jobs SET status = ?, finished_at = ?, expires_at = ?, progress_phase = 'finished', result = ?, error = ?, report = ?,
-          lease_owner = NULL, lease_expires_at = NULL
+      const ok = changed(this.s(`UPDATE jobs SET status = ?, finished_at = ?, expires_at = CASE WHEN history = 1 THEN NULL ELSE ? END, progress_phase = 'finished',
+          result = ?, error = ?, report = ?, lease_owner = NULL, lease_expires_at = NULL, ${SUMMARY_NUMBERS.map((c) => `${c} = ?`).join(', ')}, s_classes = ?
         WHERE id = ? AND status IN ('queued', 'running') AND (? IS NULL OR lease_owner = ?)`)
-        .run(o.status, now, now + o.ttlMs, result, error, report, key, o.leaseOwner, o.leaseOwner));
+        .run(o.status, now, now + o.ttlMs, result, error, report, ...summary, key, o.leaseOwner, o.leaseOwner));
       if (ok && !o.keepImages) this.s('DELETE FROM job_images WHERE job_id = ?').run(key);
       return ok;
     }));
@@ -357,7 +372,8 @@ export class SqliteStore implements Store {
     return this.run(() => {
       if (!key) return null;
       return this.tx(() => {
-        const cancelled = changed(this.s(`UPDATE jobs SET status = 'cancelled', cancel_requested = 1, finished_at = ?, expires_at = ?, progress_phase = 'finished'
+        const cancelled = changed(this.s(`UPDATE jobs SET status = 'cancelled', cancel_requested = 1, finished_at = ?,
+          expires_at = CASE WHEN history = 1 THEN NULL ELSE ? END, progress_phase = 'finished'
           WHERE id = ? AND status = 'queued'`).run(now, now + ttlMs, key));
         if (cancelled) this.s('DELETE FROM job_images WHERE job_id = ?').run(key);
         else this.s(`UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status = 'running'`).run(key);
@@ -370,8 +386,18 @@ export class SqliteStore implements Store {
     const key = normId(id);
     return this.run(() => {
       if (!key) return null;
-      const row = this.s('SELECT j.mode, i.annotations, i.ground_truth, i.detections FROM jobs j JOIN job_inputs i ON i.job_id = j.id WHERE j.id = ?').get(key);
+      const row = this.s(`SELECT j.mode, j.history, j.dataset_id, i.annotations, i.ground_truth, i.detections FROM jobs j LEFT JOIN job_inputs i ON i.job_id = j.id
+        WHERE j.id = ?`).get(key);
       if (!row) return null;
+      if (row.history === 1) {
+        // a dataset evaluation: the dataset's annotations and images
+        const ds = this.s('SELECT annotations FROM datasets WHERE id = ?').get(String(row.dataset_id));
+        if (!ds) return null;
+        const images = this.s('SELECT image_index, file_name, field, size FROM dataset_images WHERE dataset_id = ? ORDER BY image_index').all(String(row.dataset_id))
+          .map((r) => ({ index: Number(r.image_index), fileName: String(r.file_name), field: r.field === null ? null : String(r.field), size: Number(r.size) }));
+        return { mode: 'model', annotations: json(ds.annotations), images };
+      }
+      if (row.annotations === null && row.ground_truth === null) return null;
       if (row.mode === 'detections') return { mode: 'detections', groundTruth: json(row.ground_truth), detections: json(row.detections) };
       const images = this.s('SELECT image_index, file_name, field, size FROM job_images WHERE job_id = ? ORDER BY image_index').all(key)
         .map((r) => ({ index: Number(r.image_index), fileName: String(r.file_name), field: r.field === null ? null : String(r.field), size: Number(r.size) }));
@@ -383,7 +409,9 @@ export class SqliteStore implements Store {
     const key = normId(id);
     return this.run(() => {
       if (!key) return null;
-      const r = this.s('SELECT image_index, file_name, field, size, bytes FROM job_images WHERE job_id = ? AND image_index = ?').get(key, index);
+      const r = this.s('SELECT image_index, file_name, field, size, bytes FROM job_images WHERE job_id = ? AND image_index = ?').get(key, index)
+        ?? this.s(`SELECT di.image_index, di.file_name, di.field, di.size, di.bytes FROM jobs j JOIN dataset_images di ON di.dataset_id = j.dataset_id
+          WHERE j.id = ? AND j.history = 1 AND di.image_index = ?`).get(key, index);
       return r ? { index: Number(r.image_index), fileName: String(r.file_name), field: r.field === null ? null : String(r.field), size: Number(r.size), bytes: r.bytes as Uint8Array } : null;
     });
   }
@@ -436,6 +464,200 @@ export class SqliteStore implements Store {
     });
   }
 
+  // --- drift references (migration 004, docs/drift.md)
+  putDriftReference(ref: import('./types.js').DriftReferenceRecord): Promise<void> {
+    return this.run(() => {
+      this.s(`INSERT INTO drift_references (model, version, source, histograms, images, owner, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (model, version) DO UPDATE SET source = excluded.source, histograms = excluded.histograms, images = excluded.images,
+        owner = excluded.owner, created_at = excluded.created_at`)
+        .run(ref.model, ref.version, jsonText(ref.source), jsonText(ref.histograms), ref.images, ref.owner, ref.createdAt);
+    });
+  }
+
+  getDriftReference(model: string, version: string): Promise<import('./types.js').DriftReferenceRecord | null> {
+    return this.run(() => {
+      const row = this.s('SELECT * FROM drift_references WHERE model = ? AND version = ?').get(model, version);
+      return row ? driftRow(row) : null;
+    });
+  }
+
+  listDriftReferences(): Promise<Array<import('./types.js').DriftReferenceRecord>> {
+    return this.run(() => this.s('SELECT * FROM drift_references ORDER BY model, version').all().map(driftRow));
+  }
+
+  deleteDriftReference(model: string, version: string): Promise<boolean> {
+    return this.run(() => changed(this.s('DELETE FROM drift_references WHERE model = ? AND version = ?').run(model, version)));
+  }
+
+  // ------------------------------------------------------------------ datasets and history
+
+  createDataset(d: NewDataset): Promise<StoredDataset> {
+    const id = normId(d.id ?? randomUUID());
+    if (!id) return Promise.reject(new TypeError(`dataset id must be a UUID (got "${d.id}")`));
+    const createdAt = d.createdAt ?? Date.now();
+    const sch = d.schedule ?? { cron: null, model: null, version: null, auto: false, nextRunAt: null };
+    return this.run(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        if (d.max !== undefined && Number(this.s('SELECT count(*) AS n FROM datasets').get()?.n ?? 0) >= d.max) throw new DatasetLimitError(d.max);
+        if (this.s(`SELECT 1 AS x FROM datasets WHERE coalesce(owner, '') = ? AND name = ?`).get(d.owner ?? '', d.name)) throw new DatasetExistsError(d.name);
+        const insert = this.s('INSERT INTO dataset_images (dataset_id, image_index, file_name, field, size, bytes) VALUES (?, ?, ?, ?, ?, ?)');
+        this.s(`INSERT INTO datasets (id, owner, name, annotations, image_count, annotation_count, bytes, categories, created_at,
+                  schedule_cron, schedule_model, schedule_version, auto, next_run_at)
+                VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?, ?, ?, ?, ?)`)
+          .run(id, d.owner ?? null, d.name, jsonText(d.annotations), d.annotationCount, jsonText(d.categories), createdAt,
+            sch.cron, sch.model, sch.version, sch.auto ? 1 : 0, sch.nextRunAt);
+        let n = 0;
+        let bytesTotal = 0;
+        for await (const img of d.images) {
+          checkIndex(img.index);
+          const bytes = img.bytes ?? (img.path !== undefined ? await readFile(img.path) : undefined);
+          if (!bytes) throw new TypeError(`image ${img.index} ("${img.fileName}") has neither bytes nor path`);
+          insert.run(id, img.index, img.fileName, img.field ?? null, bytes.byteLength, bytes);
+          n++;
+          bytesTotal += bytes.byteLength;
+        }
+        this.s('UPDATE datasets SET image_count = ?, bytes = ? WHERE id = ?').run(n, bytesTotal, id);
+        this.db.exec('COMMIT');
+      } catch (err) {
+        this.rollback();
+        throw err;
+      }
+      return this.datasetRow(id, undefined)!;
+    });
+  }
+
+  private datasetRow(id: string, owner: string | null | undefined): StoredDataset | null {
+    const row = typeof owner === 'string'
+      ? this.s(`SELECT ${DATASET_COLUMNS}, (SELECT count(*) FROM jobs j WHERE j.dataset_id = d.id) AS n_evaluations FROM datasets d WHERE d.id = ? AND d.owner = ?`).get(id, owner)
+      : this.s(`SELECT ${DATASET_COLUMNS}, (SELECT count(*) FROM jobs j WHERE j.dataset_id = d.id) AS n_evaluations FROM datasets d WHERE d.id = ?`).get(id);
+    return row ? toDataset(row, json) : null;
+  }
+
+  getDataset(id: string, owner?: string | null): Promise<StoredDataset | null> {
+    const key = normId(id);
+    return this.run(() => (key ? this.datasetRow(key, owner) : null));
+  }
+
+  listDatasets(query: { owner?: string | null; limit?: number; cursor?: string | null } = {}): Promise<DatasetPage> {
+    let limit: number;
+    let cursor: { createdAt: number; id: string } | undefined;
+    try {
+      limit = pageLimit(query.limit);
+      cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const where = ['1 = 1'];
+    const params: SqlValue[] = [];
+    if (typeof query.owner === 'string') { where.push('d.owner = ?'); params.push(query.owner); }
+    if (cursor) { where.push('(d.created_at < ? OR (d.created_at = ? AND d.id < ?))'); params.push(cursor.createdAt, cursor.createdAt, cursor.id); }
+    params.push(limit + 1);
+    const sql = `SELECT ${DATASET_COLUMNS}, (SELECT count(*) FROM jobs j WHERE j.dataset_id = d.id) AS n_evaluations FROM datasets d
+      WHERE ${where.join(' AND ')} ORDER BY d.created_at DESC, d.id DESC LIMIT ?`;
+    return this.run(() => {
+      const rows = this.s(sql).all(...params);
+      const datasets = rows.slice(0, limit).map((r) => toDataset(r, json));
+      const last = datasets[datasets.length - 1];
+      return { datasets, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    });
+  }
+
+  countDatasets(): Promise<number> {
+    return this.run(() => Number(this.s('SELECT count(*) AS n FROM datasets').get()?.n ?? 0));
+  }
+
+  deleteDataset(id: string, owner?: string | null): Promise<'deleted' | 'busy' | 'missing'> {
+    const key = normId(id);
+    return this.run(() => {
+      if (!key) return 'missing' as const;
+      return this.tx(() => {
+        if (!this.datasetRow(key, owner)) return 'missing' as const;
+        if (this.s(`SELECT 1 AS x FROM jobs WHERE dataset_id = ? AND status IN ('queued', 'running') LIMIT 1`).get(key)) return 'busy' as const;
+        this.s('DELETE FROM jobs WHERE dataset_id = ?').run(key);
+        this.s('DELETE FROM datasets WHERE id = ?').run(key);
+        return 'deleted' as const;
+      });
+    });
+  }
+
+  setDatasetSchedule(id: string, sch: DatasetScheduleUpdate, owner?: string | null): Promise<StoredDataset | null> {
+    const key = normId(id);
+    return this.run(() => {
+      if (!key || !this.datasetRow(key, owner)) return null;
+      this.s('UPDATE datasets SET schedule_cron = ?, schedule_model = ?, schedule_version = ?, auto = ?, next_run_at = ? WHERE id = ?')
+        .run(sch.cron, sch.model, sch.version, sch.auto ? 1 : 0, sch.nextRunAt, key);
+      return this.datasetRow(key, owner);
+    });
+  }
+
+  setDatasetBaseline(id: string, jobId: string | null, owner?: string | null): Promise<StoredDataset | null> {
+    const key = normId(id);
+    const job = jobId === null ? null : normId(jobId);
+    return this.run(() => {
+      if (!key || !this.datasetRow(key, owner)) return null;
+      this.s('UPDATE datasets SET baseline_job_id = ? WHERE id = ?').run(job, key);
+      return this.datasetRow(key, owner);
+    });
+  }
+
+  dueDatasets(now: number, limit = 100): Promise<StoredDataset[]> {
+    return this.run(() => this.s(`SELECT ${DATASET_COLUMNS} FROM datasets d WHERE d.next_run_at IS NOT NULL AND d.next_run_at <= ? ORDER BY d.next_run_at LIMIT ?`)
+      .all(now, limit).map((r) => toDataset(r, json)));
+  }
+
+  claimScheduledRun(id: string, expected: number, next: number | null, now: number): Promise<boolean> {
+    const key = normId(id);
+    return this.run(() => !!key && changed(this.s('UPDATE datasets SET next_run_at = ?, last_run_at = ? WHERE id = ? AND next_run_at = ?').run(next, now, key, expected)));
+  }
+
+  recordDatasetRun(id: string, outcome: { jobId: string | null; error: string | null }): Promise<void> {
+    const key = normId(id);
+    return this.run(() => {
+      if (key) this.s('UPDATE datasets SET last_job_id = ?, last_error = ? WHERE id = ?').run(outcome.jobId, outcome.error, key);
+    });
+  }
+
+  autoDatasets(modelName: string): Promise<StoredDataset[]> {
+    return this.run(() => this.s(`SELECT ${DATASET_COLUMNS} FROM datasets d WHERE d.auto = 1 AND (d.schedule_model IS NULL OR d.schedule_model = ?) ORDER BY d.created_at`)
+      .all(modelName).map((r) => toDataset(r, json)));
+  }
+
+  claimAutoRun(id: string, runKey: string): Promise<boolean> {
+    const key = normId(id);
+    return this.run(() => !!key && changed(this.s('UPDATE datasets SET auto_key = ? WHERE id = ? AND (auto_key IS NULL OR auto_key <> ?)').run(runKey, key, runKey)));
+  }
+
+  listHistory(query: HistoryQuery = {}): Promise<HistoryPage> {
+    let limit: number;
+    let cursor: { createdAt: number; id: string } | undefined;
+    try {
+      limit = pageLimit(query.limit);
+      cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const where = ['(j.expires_at IS NULL OR j.expires_at > ?)'];
+    const params: SqlValue[] = [query.now ?? Date.now()];
+    if (typeof query.owner === 'string') { where.push('j.owner = ?'); params.push(query.owner); }
+    if (query.modelName !== undefined) { where.push('j.model_name = ?'); params.push(query.modelName); }
+    if (query.modelVersion !== undefined) { where.push('j.model_version = ?'); params.push(query.modelVersion); }
+    if (query.datasetId !== undefined) { where.push('j.dataset_id = ?'); params.push(normId(query.datasetId) ?? query.datasetId); }
+    if (query.status !== undefined) { where.push('j.status = ?'); params.push(query.status); }
+    if (query.since !== undefined) { where.push('j.created_at >= ?'); params.push(query.since); }
+    if (query.until !== undefined) { where.push('j.created_at < ?'); params.push(query.until); }
+    if (cursor) { where.push('(j.created_at < ? OR (j.created_at = ? AND j.id < ?))'); params.push(cursor.createdAt, cursor.createdAt, cursor.id); }
+    params.push(limit + 1);
+    const sql = `SELECT ${HISTORY_COLUMNS}${query.classes ? ', j.s_classes' : ''} FROM jobs j LEFT JOIN datasets d ON d.id = j.dataset_id
+      WHERE ${where.join(' AND ')} ORDER BY j.created_at DESC, j.id DESC LIMIT ?`;
+    return this.run(() => {
+      const found = this.s(sql).all(...params);
+      const rows = found.slice(0, limit).map((r) => toHistoryRow(r, json));
+      const last = rows[rows.length - 1];
+      return { rows, nextCursor: found.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    });
+  }
+
   ping(): Promise<void> {
     return this.run(() => {
       this.s('SELECT 1 AS ok').get();
@@ -452,4 +674,12 @@ export class SqliteStore implements Store {
     this.tail = p.catch(() => undefined);
     return p;
   }
+}
+
+/** A drift_references row (JSON columns are TEXT here). */
+function driftRow(row: Row): import('./types.js').DriftReferenceRecord {
+  return {
+    model: String(row.model), version: String(row.version), source: json(row.source), histograms: json(row.histograms),
+    images: Number(row.images), owner: row.owner === null || row.owner === undefined ? null : String(row.owner), createdAt: Number(row.created_at),
+  };
 }

@@ -97,7 +97,13 @@ export interface NewJobImage {
 /** What a job is given. Images may be an async iterable (produced while the transaction runs). */
 export type NewJobInput =
   | { mode: 'model'; annotations: unknown; images: Iterable<NewJobImage> | AsyncIterable<NewJobImage> }
-  | { mode: 'detections'; groundTruth: unknown; detections: unknown };
+  | { mode: 'detections'; groundTruth: unknown; detections: unknown }
+  /**
+   * A model-mode job over the registered dataset `NewJob.datasetId`: nothing is copied; getJobInput
+   * and getJobImage answer from the dataset, the job is kept as history (it never expires) and
+   * `total` is the dataset's image count. @throws DatasetNotFoundError
+   */
+  | { mode: 'dataset' };
 
 /** A job to create. */
 export interface NewJob {
@@ -113,6 +119,10 @@ export interface NewJob {
   /** Default Date.now(). */
   createdAt?: number;
   input: NewJobInput;
+  /** The sha256 of the model graph evaluated (history). */
+  modelSha256?: string | null;
+  /** What started the job (history: `manual`, `schedule`, `model_loaded`, `default_changed`). */
+  trigger?: string | null;
 }
 
 /** An image of a job without its bytes. */
@@ -156,7 +166,12 @@ export interface ListJobsQuery {
   cursor?: string | null;
   /** Jobs expired at this time are left out (default Date.now()). */
   now?: number;
+  /** `upload`: only jobs with their own inputs; `history`: only dataset jobs (kept forever); default both. */
+  kind?: JobKind;
 }
+
+/** Jobs with their own (uploaded) inputs, which expire, or dataset evaluations, kept as history. */
+export type JobKind = 'upload' | 'history';
 
 /** One page of jobs, newest first (createdAt, then id, descending). */
 export interface JobPage {
@@ -219,8 +234,8 @@ export interface Store {
   /** Jobs newest first, filtered and paged (keyset pagination: stable while jobs are added). */
   listJobs(query?: ListJobsQuery): Promise<JobPage>;
 
-  /** Jobs per status (expired jobs not yet deleted are counted under their status). */
-  countByStatus(): Promise<StatusCounts>;
+  /** Jobs per status (expired jobs not yet deleted are counted under their status); `kind` filters. */
+  countByStatus(kind?: JobKind): Promise<StatusCounts>;
 
   /**
    * Claims the oldest claimable job for `leaseOwner` for `leaseMs`: a queued job, or a running job
@@ -291,9 +306,213 @@ export interface Store {
   /** Deletes every job with expiresAt ≤ now, with inputs and records. @returns jobs deleted */
   deleteExpired(now?: number): Promise<number>;
 
+  // ------------------------------------------------------------------ datasets and history
+
+  /**
+   * Creates a dataset with its images in one transaction (all or nothing).
+   * @throws DatasetExistsError (name taken by the owner), DatasetLimitError (`max` datasets exist)
+   */
+  createDataset(d: NewDataset): Promise<StoredDataset>;
+
+  /** The dataset (owner given: only when it is that owner's), or null. */
+  getDataset(id: string, owner?: string | null): Promise<StoredDataset | null>;
+
+  /** Datasets newest first, paged (owner given: only that owner's). */
+  listDatasets(query?: { owner?: string | null; limit?: number; cursor?: string | null }): Promise<DatasetPage>;
+
+  /** Datasets stored (all owners). */
+  countDatasets(): Promise<number>;
+
+  /**
+   * Deletes a dataset, its images and its evaluations (history), unless one of them is queued or
+   * running. @returns `deleted`, `busy` (a job of it is queued or running: nothing deleted) or `missing`
+   */
+  deleteDataset(id: string, owner?: string | null): Promise<'deleted' | 'busy' | 'missing'>;
+
+  /** Sets the schedule fields of a dataset (next run computed by the caller). @returns the dataset, or null */
+  setDatasetSchedule(id: string, schedule: DatasetScheduleUpdate, owner?: string | null): Promise<StoredDataset | null>;
+
+  /** Pins (or with null unpins) the baseline evaluation. @returns the dataset, or null */
+  setDatasetBaseline(id: string, jobId: string | null, owner?: string | null): Promise<StoredDataset | null>;
+
+  /** Datasets with a scheduled run due at `now` (next_run_at ≤ now), soonest first. */
+  dueDatasets(now: number, limit?: number): Promise<StoredDataset[]>;
+
+  /**
+   * Claims one firing of a schedule: moves next_run_at from `expected` to `next` and sets
+   * last_run_at = now, only if next_run_at is still `expected` (one process wins a firing).
+   * @returns true when this caller won
+   */
+  claimScheduledRun(id: string, expected: number, next: number | null, now: number): Promise<boolean>;
+
+  /** Records what a firing (scheduled or automatic) did: the job started, or why none was. */
+  recordDatasetRun(id: string, outcome: { jobId: string | null; error: string | null }): Promise<void>;
+
+  /** Datasets that evaluate automatically on model events of `modelName` (auto and model null or equal). */
+  autoDatasets(modelName: string): Promise<StoredDataset[]>;
+
+  /** Claims one automatic run keyed by `key` (e.g. `model@version:event`): true once per key and dataset. */
+  claimAutoRun(id: string, key: string): Promise<boolean>;
+
+  /** Evaluations with their summaries, newest first (createdAt, id), filtered and paged. */
+  listHistory(query?: HistoryQuery): Promise<HistoryPage>;
+
+  // ------------------------------------------------------------------ drift references (docs/drift.md)
+
+  /** Stores the drift reference of a model version, replacing the previous one (upsert). */
+  putDriftReference(ref: DriftReferenceRecord): Promise<void>;
+
+  /** The drift reference of a model version, or null. */
+  getDriftReference(model: string, version: string): Promise<DriftReferenceRecord | null>;
+
+  /** Every drift reference, by model then version. */
+  listDriftReferences(): Promise<DriftReferenceRecord[]>;
+
+  /** Deletes the drift reference of a model version. @returns false when there was none */
+  deleteDriftReference(model: string, version: string): Promise<boolean>;
+
   /** Readiness: resolves when the database answers a trivial query, else rejects (StoreUnavailableError). */
   ping(): Promise<void>;
 
   /** Closes the database (waits for calls in progress). Later calls reject with StoreUnavailableError (reason `closed`). */
   close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------- datasets and history
+
+/** A dataset to create. */
+export interface NewDataset {
+  /** UUID; generated when absent. */
+  id?: string;
+  owner?: string | null;
+  name: string;
+  /** COCO annotations (JSON). */
+  annotations: unknown;
+  /** Annotations (instances) in `annotations` (shown in listings). */
+  annotationCount: number;
+  categories: Array<{ id: number; name: string }>;
+  images: Iterable<NewJobImage> | AsyncIterable<NewJobImage>;
+  /** Default Date.now(). */
+  createdAt?: number;
+  /** Refuse (DatasetLimitError) when this many datasets exist already (all owners). */
+  max?: number;
+  schedule?: DatasetScheduleUpdate;
+}
+
+/** The schedule fields of a dataset. */
+export interface DatasetScheduleUpdate {
+  cron: string | null;
+  model: string | null;
+  version: string | null;
+  auto: boolean;
+  /** Next firing (epoch ms), null when no cron. */
+  nextRunAt: number | null;
+}
+
+/** A stored dataset (without its annotations and image bytes). */
+export interface StoredDataset {
+  id: string;
+  owner: string | null;
+  name: string;
+  images: number;
+  annotations: number;
+  bytes: number;
+  categories: Array<{ id: number; name: string }>;
+  createdAt: number;
+  baselineJobId: string | null;
+  schedule: DatasetScheduleUpdate & { lastRunAt: number | null; lastJobId: string | null; lastError: string | null };
+  /** Evaluations of it in the store (history). */
+  evaluations: number;
+}
+
+export interface DatasetPage {
+  datasets: StoredDataset[];
+  nextCursor: string | null;
+}
+
+/** Filters of {@link Store.listHistory} (AND). */
+export interface HistoryQuery {
+  /** Only this owner's (undefined or null: everyone's). */
+  owner?: string | null;
+  modelName?: string;
+  modelVersion?: string;
+  datasetId?: string;
+  status?: JobStatus;
+  /** createdAt ≥ since, < until. */
+  since?: number;
+  until?: number;
+  /** 1..1000, default 50. */
+  limit?: number;
+  cursor?: string | null;
+  /** Include per-class AP (series). */
+  classes?: boolean;
+  /** Expired jobs left out at this time (default Date.now()). */
+  now?: number;
+}
+
+/** Box or mask AP of a summary (null: not evaluated or no GT). */
+export interface ApSummary {
+  ap: number | null;
+  ap50: number | null;
+  ap75: number | null;
+}
+
+/** Per-class AP of a summary. */
+export interface ClassSummary {
+  category_id: number;
+  name: string;
+  box_ap: number | null;
+  mask_ap: number | null;
+}
+
+/** The summary columns of a done job (computed from its result at finishJob). */
+export interface JobHistorySummary {
+  images: number | null;
+  /** The five losses' means and `loss`, or null. */
+  losses: Record<string, number | null> | null;
+  box: ApSummary;
+  mask: ApSummary;
+  classes: ClassSummary[];
+}
+
+/** One row of the history. */
+export interface HistoryRow {
+  id: string;
+  owner: string | null;
+  mode: JobMode;
+  status: JobStatus;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  modelName: string | null;
+  modelVersion: string | null;
+  modelSha256: string | null;
+  datasetId: string | null;
+  /** null when the dataset is gone (or none). */
+  datasetName: string | null;
+  trigger: string | null;
+  /** Images of the job (progress total). */
+  total: number;
+  summary: JobHistorySummary;
+}
+
+export interface HistoryPage {
+  rows: HistoryRow[];
+  nextCursor: string | null;
+}
+
+/** The drift reference of one model version (docs/drift.md): what its predictions looked like. */
+export interface DriftReferenceRecord {
+  /** The model's manifest name and version. */
+  model: string;
+  version: string;
+  /** Where the reference came from (JSON: live window or evaluation). */
+  source: unknown;
+  /** The histograms per feature (JSON). */
+  histograms: unknown;
+  /** Images the histograms were made of. */
+  images: number;
+  /** Who pinned it (token name), null when anonymous. */
+  owner: string | null;
+  createdAt: number;
 }
