@@ -13,10 +13,14 @@ import fp from 'fastify-plugin';
 import { errorBody, normalizeError } from '../errors.js';
 import { summarizeEvaluation } from '../evaluation/summary.js';
 import { deferredStore, type DeferredStore } from '../jobs/deferred-store.js';
-import { JobService } from '../jobs/service.js';
+import { JobService, type JobObserver } from '../jobs/service.js';
 import { redactUrl } from '../store/postgres.js';
 import { openStore, type Store } from '../store/index.js';
 import { join } from 'node:path';
+import { Gauge } from 'prom-client';
+import { PgBossQueue } from '../queue/pgboss.js';
+import { TaskRunner } from '../queue/tasks.js';
+import type { TaskQueue } from '../queue/types.js';
 
 /** Options of the plugin (tests, embedding). */
 export interface JobsPluginOptions {
@@ -50,30 +54,57 @@ async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions): Promis
     : deferredStore(() => openStore({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl }), engine, location, {
       onRetry: (err) => app.log.warn({ reason: err.reason, store: location }, `job store unavailable, retrying: ${err.message}`),
     });
+  const model = async (name: string | null, version: string | null) => {
+    const entry = app.models.get(name ?? undefined, version ?? undefined);
+    await entry.loaded;
+    return entry.require();
+  };
+  const describeError = (err: unknown) => {
+    const body = errorBody(normalizeError(err), '');
+    return { statusCode: body.statusCode, code: body.code, message: body.message, field: body.field };
+  };
+  const observer: JobObserver = {
+    counts: (c) => app.metrics.setJobCounts(c),
+    finished: (job, seconds) => {
+      app.metrics.jobFinished(job.status, seconds);
+      if (job.status === 'done' && job.result) app.metrics.recordEvaluation(summarizeEvaluation(job.result));
+    },
+  };
+  // Several replicas on one PostgreSQL: a job's images are tasks any replica runs (src/queue/pgboss.ts).
+  let queue: TaskQueue | undefined;
+  if (cfg.databaseUrl && cfg.jobs.queue === 'pgboss' && !opts.store) {
+    queue = new PgBossQueue({
+      url: cfg.databaseUrl, store: deferred.store, batchImages: cfg.jobs.batchImages, concurrency: cfg.jobs.maxConcurrent,
+      expireSeconds: Math.round(cfg.jobs.taskTimeoutMs / 1000), heartbeatSeconds: Math.round(cfg.jobs.leaseMs / 1000), log: app.log,
+      runner: (q) => new TaskRunner({
+        store: deferred.store, model, describeError, ttlMs: cfg.jobs.ttlMs, log: app.log, sendJobTask: (t) => q.sendJobTask(t),
+        observer,
+        ...(opts.clock ? { clock: opts.clock } : {}),
+      }),
+      ...(opts.clock ? { clock: opts.clock } : {}),
+    });
+  }
   const service = new JobService({
     store: deferred.store,
     limits: cfg.jobs,
-    model: async (name, version) => {
-      const entry = app.models.get(name ?? undefined, version ?? undefined);
-      await entry.loaded;
-      return entry.require();
-    },
-    describeError: (err) => {
-      const body = errorBody(normalizeError(err), '');
-      return { statusCode: body.statusCode, code: body.code, message: body.message, field: body.field };
-    },
-    observer: {
-      counts: (c) => app.metrics.setJobCounts(c),
-      finished: (job, seconds) => {
-        app.metrics.jobFinished(job.status, seconds);
-        if (job.status === 'done' && job.result) app.metrics.recordEvaluation(summarizeEvaluation(job.result));
-      },
-    },
+    model,
+    describeError,
+    ...(queue ? { queue } : {}),
+    observer,
     log: app.log,
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
   });
   app.decorate('jobs', service);
+  // Tasks waiting per queue, for autoscaling (docs/scaling.md): the pg-boss queues, or queued jobs.
+  new Gauge({
+    name: 'mrcnn_queue_tasks', help: 'Evaluation tasks waiting to be claimed, per queue (jobs: whole jobs or merges; images: batches of images of model-mode jobs).',
+    labelNames: ['queue'], registers: [app.metrics.registry],
+    collect() {
+      const depth = service.queue.depth();
+      for (const q of ['jobs', 'images'] as const) this.set({ queue: q }, depth[q] ?? 0);
+    },
+  });
   app.decorate('jobStore', deferred);
   app.decorate('jobsTmpRoot', opts.tmpRoot ?? tmpdir());
   app.addHook('onClose', async () => {
