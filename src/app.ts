@@ -23,8 +23,12 @@ import swaggerPlugin, { type SwaggerPluginOptions } from './plugins/swagger.js';
 import evaluateRoutes from './routes/evaluate.js';
 import evaluationsRoutes from './routes/evaluations.js'; // evaluation jobs
 import jobsPlugin, { type JobsPluginOptions } from './plugins/jobs.js';
+import driftPlugin, { type DriftPluginOptions } from './plugins/drift.js';
+import driftRoutes from './routes/drift.js'; // drift of /predict traffic (docs/drift.md)
+import dashboardRoutes from './routes/dashboard.js'; // GET /dashboard (docs/observability.md)
 import healthRoutes from './routes/health.js';
 import modelsRoutes from './routes/models.js';
+import oipRoutes from './routes/oip/index.js'; // Open Inference Protocol v2 health and metadata (docs/models.md)
 import predictRoutes from './routes/predict.js';
 
 /** Options of {@link buildApp} that are not configuration (tests, embedding). */
@@ -37,6 +41,8 @@ export interface BuildOptions {
   swagger?: SwaggerPluginOptions;
   /** The job store and service (tests: a given store, the temp root, a clock); limits are JOBS_* in the config. */
   jobs?: JobsPluginOptions;
+  /** Drift window options (tests: a clock, a small window). */
+  drift?: DriftPluginOptions;
 }
 
 declare module 'fastify' {
@@ -111,12 +117,22 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   await app.register(modelsPlugin, { waitForModel: opts.waitForModel ?? true });
   await app.register(jobsPlugin, { waitForStore: opts.waitForModel ?? true, ...opts.jobs });
+  await app.register(driftPlugin, opts.drift ?? {});
 
   await app.register(healthRoutes);
   await app.register(modelsRoutes);
   await app.register(predictRoutes);
   await app.register(evaluateRoutes);
   await app.register(evaluationsRoutes); // evaluation jobs: /evaluations (docs/jobs.md)
+  // the same for one model (its default version) and for one version (docs/models.md)
+  for (const prefix of ['/models/:name', '/models/:name/versions/:version']) {
+    await app.register(predictRoutes, { prefix });
+    await app.register(evaluateRoutes, { prefix });
+    await app.register(evaluationsRoutes, { prefix }); // only POST
+  }
+  await app.register(oipRoutes);
+  await app.register(driftRoutes);
+  await app.register(dashboardRoutes);
 
   await app.ready();
   return app;

@@ -86,9 +86,19 @@ export const FAILURE_STATUS: Readonly<Record<string, number>> = {
   // jobs (src/jobs/errors.ts)
   MRC_ERR_JOB_NOT_FOUND: 404,
   MRC_ERR_JOB_NOT_DONE: 409,
+  // drift (src/drift/errors.ts)
+  MRC_ERR_DRIFT_NO_DATA: 409,
+  MRC_ERR_DRIFT_NO_REFERENCE: 404,
   MRC_ERR_JOB_CANCELLED: 409,
   MRC_ERR_TOO_MANY_JOBS: 429,
   MRC_ERR_JOB_ABANDONED: 500,
+  // datasets, history, comparisons (src/evaluation/history-errors.ts)
+  MRC_ERR_VALIDATION: 400,
+  MRC_ERR_DATASET_NOT_FOUND: 404,
+  MRC_ERR_DATASET_EXISTS: 409,
+  MRC_ERR_DATASET_BUSY: 409,
+  MRC_ERR_TOO_MANY_DATASETS: 409,
+  MRC_ERR_NOT_COMPARABLE: 409,
 };
 
 /** 5xx codes whose catalog message is fixed text and may be shown to clients. */

@@ -31,3 +31,30 @@ export class ModelNotFoundError extends Failure {
     super(version === undefined ? `No model named "${name}" is served here` : `No version "${version}" of model "${name}" is served here`, { field });
   }
 }
+
+/** A model version in the repository cannot be served: bad manifest, missing file, sha256 mismatch, graph or anchors check. */
+export class ModelInvalidError extends Failure {
+  override readonly name = 'ModelInvalidError';
+  readonly code = 'MRC_ERR_MODEL_INVALID';
+  constructor(message: string, field: string | null = null) {
+    super(message, { field });
+  }
+}
+
+/** The request conflicts with the model's state: already loaded or loading, unloading, or the default version. */
+export class ModelConflictError extends Failure {
+  override readonly name = 'ModelConflictError';
+  readonly code = 'MRC_ERR_MODEL_CONFLICT';
+  constructor(message: string, field: string | null = null) {
+    super(message, { field });
+  }
+}
+
+/** Loading the version would exceed the thread or memory budget of the loaded versions (MODEL_THREADS, MODEL_MEMORY_MB). */
+export class ModelBudgetError extends Failure {
+  override readonly name = 'ModelBudgetError';
+  readonly code = 'MRC_ERR_MODEL_BUDGET';
+  constructor(message: string) {
+    super(message);
+  }
+}

@@ -4,7 +4,7 @@
  * inputs and outputs checked against the manifest, one warm-up run per worker. Gives a
  * {@link ModelRuntime}, or rejects with a ModelLoadError naming what is wrong. Used by the registry.
  */
-import { loadModelFiles, ModelLoadError, type ModelFormat } from '../pipeline/manifest.js';
+import { loadModelFiles, ModelLoadError, type ModelFiles, type ModelFormat } from '../pipeline/manifest.js';
 import { detectionOutputNames } from '../pipeline/postprocess.js';
 import { buildFeeds, warmupImage } from '../pipeline/preprocess.js';
 import { InferencePool } from '../pipeline/session.js';
@@ -46,12 +46,13 @@ function resizeOf(lc: Record<string, unknown> | null): { resize?: { minSize: num
 }
 
 /**
- * Loads the model in `folder` under `settings.modelDir` and warms it up.
+ * Loads the model in `folder` under `settings.modelDir` (files already verified by the repository:
+ * `verified`) and warms it up.
  * @throws ModelLoadError naming the missing file, bad sha256, bad manifest, graph or EP.
  */
-export async function loadModel(folder: string, settings: LoaderSettings, deps: LoaderDeps): Promise<ModelRuntime> {
+export async function loadModel(folder: string, settings: LoaderSettings, deps: LoaderDeps, verified?: ModelFiles): Promise<ModelRuntime> {
   const { log, observer } = deps;
-  const files = await loadModelFiles(settings.modelDir, folder);
+  const files = verified ?? await loadModelFiles(settings.modelDir, folder);
   const m = files.manifest;
   const pool = await InferencePool.create({
     graphPath: files.graphPath,

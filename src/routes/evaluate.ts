@@ -15,13 +15,15 @@ import { roundedTimings, type EvaluationResponse } from '../evaluation/response.
 import { summarizeEvaluation } from '../evaluation/summary.js';
 import { detectionsModeBody, evaluateOptions, readEvaluateMultipart } from './evaluate-input.js';
 import { errorResponses } from '../schemas/common.js';
+import { modelRoute, type ModelParams, type ModelRouteOptions } from './model-target.js';
 import { EvaluateBodySchema, EvaluateMultipartSchema, EvaluateQuerySchema, EvaluateResponseSchema, type EvaluateBody, type EvaluateQuery } from '../schemas/evaluate.js';
 
 /** Registers POST /evaluate. */
-export default async function evaluateRoutes(app: FastifyInstance): Promise<void> {
+export default async function evaluateRoutes(app: FastifyInstance, opts: ModelRouteOptions = {}): Promise<void> {
+  const at = modelRoute(opts); // /evaluate, /models/:name/evaluate, /models/:name/versions/:version/evaluate
   const limit = app.config.evalBodyLimit;
 
-  app.post<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>('/evaluate', {
+  app.post<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined; Params: ModelParams }>('/evaluate', {
     config: { scope: 'evaluate' },
     bodyLimit: limit,
     schema: {
@@ -30,11 +32,12 @@ export default async function evaluateRoutes(app: FastifyInstance): Promise<void
       description: 'Detections mode: `application/json` `{ground_truth, detections}` (no model run, `losses: null`). '
         + 'Model mode: `multipart/form-data` with one or more `image` files and `annotations` (COCO instances JSON, '
         + 'as a field or a file); files are matched to `images[].file_name`.',
-      operationId: 'evaluate',
+      operationId: at.operationId('evaluate'),
+      ...at.schema,
       querystring: EvaluateQuerySchema,
       // Per content type: JSON bodies are validated; multipart parts are streamed by the handler.
       body: { content: { 'application/json': { schema: EvaluateBodySchema }, 'multipart/form-data': { schema: EvaluateMultipartSchema } } },
-      response: { 200: EvaluateResponseSchema, ...errorResponses(400, 413, 415, 422, 500, 503) },
+      response: { 200: EvaluateResponseSchema, ...errorResponses(400, 404, 413, 415, 422, 500, 503) },
     },
     preValidation: async (request) => {
       if (request.isMultipart()) request.body = {} as EvaluateBody;
@@ -48,11 +51,13 @@ export default async function evaluateRoutes(app: FastifyInstance): Promise<void
     }
   });
 
-  async function handle(request: FastifyRequest<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>): Promise<EvaluationResponse> {
+  async function handle(request: FastifyRequest<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined; Params: ModelParams }>): Promise<EvaluationResponse> {
     const t0 = performance.now();
+    const entry = at.entry(app.models, request.params); // 404 for an unknown model before reading anything
     if (request.isMultipart()) {
-      const upload = await readEvaluateMultipart(request, { totalLimit: limit, fileLimit: app.config.bodyLimit, maxImages: app.config.evalMaxImages });
-      const out = await evaluateModelUpload(app.models.get().require(), upload, evaluateOptions(request.query));
+      const lease = entry.acquire(); // held until answered: unloading the version waits for it
+      const out = await readEvaluateMultipart(request, { totalLimit: limit, fileLimit: app.config.bodyLimit, maxImages: app.config.evalMaxImages })
+        .then((upload) => evaluateModelUpload(lease.runtime, upload, evaluateOptions(request.query))).finally(() => lease.release());
       app.metrics.recordEvaluation(summarizeEvaluation(out.response));
       app.metrics.observeStage('evaluation', out.evalMs / 1000);
       if (out.response.losses) app.metrics.observeStage('losses', (out.response.timings_ms.losses ?? 0) / 1000);

@@ -28,16 +28,18 @@ import { renderReport } from '../report/html.js';
 import { errorResponses } from '../schemas/common.js';
 import { EvaluateBodySchema, EvaluateMultipartSchema, EvaluateQuerySchema, type EvaluateBody, type EvaluateQuery } from '../schemas/evaluate.js';
 import { detectionsModeBody, evaluateOptions } from './evaluate-input.js';
+import { modelRoute, type ModelParams, type ModelRouteOptions } from './model-target.js';
 
 /** Registers the /evaluations routes (the job service is `app.jobs`, src/plugins/jobs.ts). */
-export default async function evaluationsRoutes(app: FastifyInstance): Promise<void> {
+export default async function evaluationsRoutes(app: FastifyInstance, opts: ModelRouteOptions = {}): Promise<void> {
+  const at = modelRoute(opts); // POST /evaluations, /models/:name/evaluations, /models/:name/versions/:version/evaluations
   const cfg = app.config;
   const service = app.jobs;
   const uploadLimits = {
     fileLimit: cfg.bodyLimit, jsonLimit: cfg.evalBodyLimit, maxImages: cfg.jobs.maxImages, maxUploadBytes: cfg.jobs.maxUploadBytes, tmpRoot: app.jobsTmpRoot,
   };
 
-  app.post<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>('/evaluations', {
+  app.post<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined; Params: ModelParams }>('/evaluations', {
     config: { scope: 'evaluate' },
     bodyLimit: cfg.evalBodyLimit,
     schema: {
@@ -46,10 +48,11 @@ export default async function evaluationsRoutes(app: FastifyInstance): Promise<v
       description: 'Answers 202 at once; poll `GET /evaluations/{id}` for progress and the result. Model mode: `multipart/form-data` '
         + 'with `image` files (streamed to a temp dir; BODY_LIMIT each, JOBS_MAX_IMAGES, JOBS_MAX_UPLOAD in all) and `annotations`. '
         + 'Detections mode: `application/json` `{ground_truth, detections}`. Inputs are checked before 202 (4xx with `field`).',
-      operationId: 'createEvaluationJob',
+      operationId: at.operationId('createEvaluationJob'),
+      ...at.schema,
       querystring: EvaluateQuerySchema,
       body: { content: { 'application/json': { schema: EvaluateBodySchema }, 'multipart/form-data': { schema: EvaluateMultipartSchema } } },
-      response: { 202: JobAcceptedSchema, ...errorResponses(400, 413, 415, 422), 429: TooManyJobsSchema, ...errorResponses(500, 503) },
+      response: { 202: JobAcceptedSchema, ...errorResponses(400, 404, 413, 415, 422), 429: TooManyJobsSchema, ...errorResponses(500, 503) },
     },
     preValidation: async (request) => {
       if (request.isMultipart()) request.body = {} as EvaluateBody;
@@ -65,7 +68,7 @@ export default async function evaluationsRoutes(app: FastifyInstance): Promise<v
   });
 
   async function submitModel(request: FastifyRequest<{ Querystring: EvaluateQuery }>, reservation: Reservation): Promise<Job> {
-    const model = app.models.get().require(); // 503 MODEL_NOT_READY before reading a large upload
+    const model = at.entry(app.models, request.params).require(); // 404 / 503 MODEL_NOT_READY before reading a large upload
     const parts = request.parts({ limits: jobPartLimits(uploadLimits) }) as AsyncIterable<UploadPart>;
     const upload = await readJobUpload(parts, uploadLimits);
     try {
@@ -90,6 +93,8 @@ export default async function evaluationsRoutes(app: FastifyInstance): Promise<v
       mode: 'detections', groundTruth: body.ground_truth, detections: body.detections, options: evaluateOptions(request.query, body), total: detectionsTotal(body.ground_truth),
     }, reservation);
   }
+
+  if (opts.prefix) return; // the per-model registrations add only the POST
 
   app.get<{ Params: JobParams }>('/evaluations/:id', {
     config: { scope: 'evaluate' },

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Errors, withField } from '../errors.js';
 import { IMAGE_MIME_TYPES } from '../pipeline/decode.js';
 import { errorResponses } from '../schemas/common.js';
+import { modelRoute, type ModelParams, type ModelRouteOptions } from './model-target.js';
 import { PredictBodyContent, PredictQuerySchema, PredictResponseSchema, type PredictQuery, type PredictResponse } from '../schemas/predict.js';
 
 /** The upload and the input path errors should name. */
@@ -34,13 +35,14 @@ async function readMultipart(request: FastifyRequest, limit: number): Promise<Up
 }
 
 /** Registers POST /predict and the raw image body parsers it needs (scoped to this plugin). */
-export default async function predictRoutes(app: FastifyInstance): Promise<void> {
+export default async function predictRoutes(app: FastifyInstance, opts: ModelRouteOptions = {}): Promise<void> {
+  const at = modelRoute(opts); // /predict, /models/:name/predict, /models/:name/versions/:version/predict
   const limit = app.config.bodyLimit;
   app.addContentTypeParser(Object.keys(IMAGE_MIME_TYPES), { parseAs: 'buffer', bodyLimit: limit }, (_req, body, done) => {
     done(null, body);
   });
 
-  app.post<{ Querystring: PredictQuery; Body: unknown }>('/predict', {
+  app.post<{ Querystring: PredictQuery; Body: unknown; Params: ModelParams }>('/predict', {
     config: { scope: 'inference' },
     bodyLimit: limit,
     schema: {
@@ -49,7 +51,8 @@ export default async function predictRoutes(app: FastifyInstance): Promise<void>
       description: 'Send `multipart/form-data` with one file field `image`, or the image itself as the body with '
         + '`Content-Type: image/jpeg | image/png | image/webp`. EXIF orientation is applied; coordinates are in the '
         + 'pixels of the image as displayed. `Accept: image/png` returns the image with masks, boxes, labels and scores drawn.',
-      operationId: 'predict',
+      operationId: at.operationId('predict'),
+      ...at.schema,
       querystring: PredictQuerySchema,
       body: { content: PredictBodyContent },
       response: {
@@ -60,7 +63,7 @@ export default async function predictRoutes(app: FastifyInstance): Promise<void>
             'image/png': { schema: { type: 'string', contentMediaType: 'image/png', description: 'The image with masks, boxes, labels and scores drawn (`Accept: image/png`)' } },
           },
         },
-        ...errorResponses(400, 413, 415, 422, 500, 503),
+        ...errorResponses(400, 404, 413, 415, 422, 500, 503),
       },
     },
     // Multipart parts are streamed by the handler; an empty object lets the documentation-only body schema pass.
@@ -75,10 +78,12 @@ export default async function predictRoutes(app: FastifyInstance): Promise<void>
     // Admission before decoding: when the pool is full the request is refused (503 + Retry-After)
     // without spending CPU on an image that could not be run. The upload is read first so a slow
     // client never holds a place.
-    const model = app.models.get().require();
-    const reservation = model.reserve();
+    const lease = at.acquire(app.models, request.params); // held until answered: unloading the version waits for it
+    const model = lease.runtime;
+    let reservation;
     let result;
     try {
+      reservation = model.reserve();
       result = await model.predict(upload.bytes, {
         scoreThreshold: q.score_threshold,
         maxDetections: q.max_detections,
@@ -88,8 +93,10 @@ export default async function predictRoutes(app: FastifyInstance): Promise<void>
         reservation,
       });
     } finally {
-      reservation.release();
+      reservation?.release();
+      lease.release();
     }
+    app.drift.observe(model, q.score_threshold, result); // drift without labels (docs/drift.md)
     const t = result.timings;
     reply.header('server-timing', (['decode', 'preprocess', 'inference', 'postprocess'] as const)
       .map((k) => `${k};dur=${t[k].toFixed(1)}`).join(', '));

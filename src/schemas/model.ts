@@ -40,9 +40,54 @@ export const ModelMetadataSchema = Type.Object({
   losses_unavailable_reason: Type.Union([Type.String(), Type.Null()]),
 }, { title: 'ModelMetadata', description: 'The model and how it runs', examples: [EXAMPLE] });
 
+const STATE = Type.Union([Type.Literal('loading'), Type.Literal('ready'), Type.Literal('failed'), Type.Literal('unloading'), Type.Literal('closed')], {
+  description: '`loading` (sessions starting, warming up), `ready` (serves requests), `failed` (see `error`), `unloading` (finishing the requests it holds)',
+});
+
+/** One loaded version: its state and, once its sessions are up, the metadata of ModelMetadata. */
+export const ModelVersionSchema = Type.Object({
+  ...Object.fromEntries(Object.entries(ModelMetadataSchema.properties).map(([k, v]) => [k, Type.Optional(v)])),
+  model: Type.String({ description: 'The model\'s name in URLs and MODELS: its folder under MODEL_DIR' }),
+  name: Type.String({ description: 'The manifest `name` (the folder name until loaded)' }),
+  version: Type.Union([Type.String(), Type.Null()], { description: 'The version (null only while a MODELS item without a version is being found)' }),
+  state: STATE,
+  default: Type.Boolean({ description: 'The default version of its model (used by /models/{name}/predict)' }),
+  default_model: Type.Boolean({ description: 'The default version of the default model (used by /predict, /evaluate, /evaluations)' }),
+  error: Type.Union([Type.String(), Type.Null()], { description: 'Why the load failed (state `failed`)' }),
+  in_use: Type.Integer({ description: 'Requests holding this version now' }),
+  threads: Type.Integer({ description: 'Worker threads it takes from MODEL_THREADS: workers x intra-op threads' }),
+  memory_mb: Type.Integer({ description: 'Memory it takes from MODEL_MEMORY_MB: the estimate, or the measured RSS growth of its load' }),
+  memory_measured: Type.Boolean({ description: '`memory_mb` is a measurement (true) or the estimate before the load (false)' }),
+}, { title: 'ModelVersion', description: 'One model version and its state' });
+
+const BudgetSchema = Type.Object({
+  threads: Type.Object({ used: Type.Integer(), total: Type.Integer({ description: 'MODEL_THREADS' }) }),
+  memory_mb: Type.Object({ used: Type.Integer(), total: Type.Union([Type.Integer(), Type.Null()], { description: 'MODEL_MEMORY_MB (null: not budgeted)' }) }),
+}, { description: 'What the loaded versions take of the budget (docs/models.md)' });
+
 export const ModelsResponseSchema = Type.Object({
-  models: Type.Array(ModelMetadataSchema, { description: 'The served model (one per process)' }),
-}, { title: 'ModelsResponse', description: 'The served model', examples: [{ models: [EXAMPLE] }] });
+  models: Type.Array(ModelVersionSchema, { description: 'Every loaded version (also loading, failed and unloading ones), the default model first' }),
+  default_model: Type.String({ description: 'The model /predict, /evaluate and /evaluations use' }),
+  budget: BudgetSchema,
+}, { title: 'ModelsResponse', description: 'The served models and versions' });
+
+/** GET /models/{name}: the default version at the top level (as ModelVersion) and every version. */
+export const ModelDetailSchema = Type.Object({
+  ...ModelVersionSchema.properties,
+  default_version: Type.Union([Type.String(), Type.Null()]),
+  versions: Type.Array(ModelVersionSchema),
+}, { title: 'ModelDetail', description: 'One model: its default version\'s fields, and all its versions' });
+
+export const LoadModelBodySchema = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'Folder under MODEL_DIR' }),
+  version: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'Version folder (`<name>/<version>/`); default: the latest, or the flat folder\'s manifest version' })),
+  workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'Inference workers of this version (default INFERENCE_WORKERS)' })),
+  intra_op_threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'Intra-op threads per worker (default INTRA_OP_THREADS)' })),
+}, { additionalProperties: false, examples: [{ name: 'shapes', version: '1.1.0' }] });
+
+export const SetDefaultBodySchema = Type.Object({
+  version: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+}, { additionalProperties: false, examples: [{ version: '1.1.0' }] });
 
 export const LiveSchema = Type.Object({
   status: Type.Literal('ok'),
