@@ -100,6 +100,8 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
+# The dashboard page's static files (HTML template, ES module, CSS): served by GET /dashboard, not compiled.
+COPY src/ui ./dist/src/ui
 COPY openapi ./openapi
 # The default model (models/shapes): model.onnx + manifest.json (.dockerignore drops *.pt etc.).
 COPY models ./models

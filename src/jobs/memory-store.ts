@@ -187,6 +187,7 @@ export class MemoryStore implements Store {
     const now = query.now ?? Date.now();
     const all = [...this.jobs.values()].map((e) => e.job).filter((j) => live(j, now)
       && (typeof query.owner !== 'string' || j.owner === query.owner)
+      && (query.id === undefined || j.id === query.id.toLowerCase())
       && (query.modelName === undefined || j.modelName === query.modelName)
       && (query.modelVersion === undefined || j.modelVersion === query.modelVersion)
       && (query.datasetId === undefined || j.datasetId === query.datasetId)

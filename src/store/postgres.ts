@@ -572,6 +572,11 @@ export class PostgresStore implements Store {
     const where = ['(j.expires_at IS NULL OR j.expires_at > $1)'];
     const p = (v: unknown): string => `$${params.push(v)}`;
     if (typeof query.owner === 'string') where.push(`j.owner = ${p(query.owner)}`);
+    if (query.id !== undefined) {
+      const key = normId(query.id);
+      if (!key) return { rows: [], nextCursor: null };
+      where.push(`j.id = ${p(key)}`);
+    }
     if (query.modelName !== undefined) where.push(`j.model_name = ${p(query.modelName)}`);
     if (query.modelVersion !== undefined) where.push(`j.model_version = ${p(query.modelVersion)}`);
     if (query.datasetId !== undefined) where.push(`j.dataset_id = ${p(normId(query.datasetId) ?? query.datasetId)}`);

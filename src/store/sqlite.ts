@@ -640,6 +640,7 @@ export class SqliteStore implements Store {
     const where = ['(j.expires_at IS NULL OR j.expires_at > ?)'];
     const params: SqlValue[] = [query.now ?? Date.now()];
     if (typeof query.owner === 'string') { where.push('j.owner = ?'); params.push(query.owner); }
+    if (query.id !== undefined) { where.push('j.id = ?'); params.push(normId(query.id) ?? ''); }
     if (query.modelName !== undefined) { where.push('j.model_name = ?'); params.push(query.modelName); }
     if (query.modelVersion !== undefined) { where.push('j.model_version = ?'); params.push(query.modelVersion); }
     if (query.datasetId !== undefined) { where.push('j.dataset_id = ?'); params.push(normId(query.datasetId) ?? query.datasetId); }

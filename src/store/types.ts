@@ -434,6 +434,8 @@ export interface DatasetPage {
 export interface HistoryQuery {
   /** Only this owner's (undefined or null: everyone's). */
   owner?: string | null;
+  /** Only this job. */
+  id?: string;
   modelName?: string;
   modelVersion?: string;
   datasetId?: string;
