@@ -27,8 +27,8 @@ import { loadTokensFile, parseAuthorization, TokenVerifier, type TokenEntry } fr
 
 /** The realm of every `WWW-Authenticate` challenge. */
 export const REALM = 'maskrcnn-serve';
-/** URL prefix of the routes exempt from rate limits (liveness and readiness probes). */
-export const HEALTH_PREFIX = '/health/';
+/** Routes exempt from rate limits: the liveness and readiness probes (/health/*, /v2/health/*). */
+export const HEALTH_ROUTE = /^(\/v2)?\/health\//;
 /** The OpenAPI security scheme name (src/plugins/swagger.ts declares it). */
 export const SECURITY_SCHEME = 'bearerAuth';
 
@@ -140,7 +140,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
   const challenge = `Bearer realm="${REALM}"`;
   app.addHook('onRequest', async (request, reply) => {
     const scope: RouteAccess | undefined = request.routeOptions.config.scope ?? (request.is404 ? 'public' : undefined);
-    const exempt = request.routeOptions.url?.startsWith(HEALTH_PREFIX) === true;
+    const exempt = scope === 'public' && HEALTH_ROUTE.test(request.routeOptions.url ?? '');
     if (verifier === null) {
       request.principal = ANONYMOUS;
       return limitsApply && !exempt ? checkRate(request, reply) : undefined;
