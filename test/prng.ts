@@ -1,14 +1,5 @@
 /**
  * mulberry32: a small, fast, deterministic PRNG in [0, 1), for seeded test data and benchmark sets
- * (test/losses/sampling.test.ts, bench/coco.ts). No imports, so the bench can use it cheaply.
+ * (test/losses/sampling.test.ts, bench/coco.ts). The service's own copy is src/eval/prng.ts.
  */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../src/eval/prng.js';

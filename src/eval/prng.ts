@@ -1,0 +1,15 @@
+/**
+ * @file mulberry32: a small, fast, deterministic PRNG in [0, 1) (32-bit state). The paired bootstrap
+ * (bootstrap.ts) draws its resamples with it so that a seed gives the same intervals everywhere;
+ * tests and benchmarks use it for seeded data. Not for anything secret.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
