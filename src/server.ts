@@ -29,7 +29,12 @@ try {
   throw err;
 }
 
-const app = await buildApp(config, { waitForModel: false });
+// A configuration file read at start-up (TOKENS_FILE) can be invalid too: the same exit as a bad variable.
+const app = await buildApp(config, { waitForModel: false }).catch((err: unknown) => {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(2);
+});
 
 installShutdown({
   delayMs: config.shutdownTimeoutMs,

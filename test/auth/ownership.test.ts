@@ -14,7 +14,7 @@ import { MemoryStore } from '../../src/jobs/memory-store.js';
 import { JobService } from '../../src/jobs/service.js';
 import { loadConfig } from '../../src/config.js';
 import { assertError, build, multipart, shapesImage } from '../helper.js';
-import { bearer, token, writeTokensFile, type TestToken } from './support.js';
+import { bearer, LogCapture, token, writeTokensFile, type TestToken } from './support.js';
 
 const GT = {
   images: [{ id: 1, file_name: 'a.png', width: 100, height: 80 }, { id: 2, file_name: 'b.png', width: 100, height: 80 }],
@@ -155,9 +155,11 @@ describe('over HTTP, with tokens', async () => {
 });
 
 describe('without TOKENS_FILE', async () => {
-  const app = await build({ after });
+  const logs = new LogCapture();
+  const app = await build({ after }, {}, { logger: { level: 'warn', stream: logs } });
 
-  it('everything is visible to everyone; /health/ready says "auth": "off"', async () => {
+  it('a warning at start-up; everything is visible to everyone; /health/ready says "auth": "off"', async () => {
+    assert.ok(logs.records().some((r) => r.level === 40 && /access control is OFF \(TOKENS_FILE is not set\)/.test(String(r.msg))), logs.text);
     assert.equal((await app.inject({ url: '/health/ready' })).json().auth, 'off');
     const res = await app.inject({ method: 'POST', url: '/evaluations', headers: { authorization: 'Bearer whatever' }, payload: { ground_truth: GT, detections: DETS } });
     assert.equal(res.statusCode, 202, res.body);
