@@ -3,7 +3,8 @@
 // onnxruntime and torchvision, COCO evaluation throughput), then the evaluation-jobs benchmark
 // (bench/jobs.ts: job throughput per store backend, restart after SIGKILL). Arguments go to both
 // (`--write` updates both blocks of bench/RESULTS.md); with `--model` (another model's run) only
-// bench/run.ts runs. BENCH_JOBS=0 skips the jobs part. Exit code: the first non-zero one.
+// bench/run.ts runs. BENCH_JOBS=0 skips the jobs part. Then bench/auth.ts: /predict with access
+// control on vs off (BENCH_AUTH=0 skips it). Exit code: the first non-zero one.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -12,4 +13,6 @@ const args = process.argv.slice(2);
 const run = (file) => spawnSync(process.execPath, ['--import', 'tsx', file, ...args], { cwd: root, stdio: 'inherit' }).status ?? 1;
 const first = run('bench/run.ts');
 const jobs = args.includes('--model') || process.env.BENCH_JOBS === '0' ? 0 : run('bench/jobs.ts');
-process.exit(first || jobs);
+// access control on vs off on /predict (bench/auth.ts); BENCH_AUTH=0 skips it
+const auth = args.includes('--model') || process.env.BENCH_AUTH === '0' ? 0 : run('bench/auth.ts');
+process.exit(first || jobs || auth);
