@@ -17,7 +17,7 @@ import { JobService, type JobObserver } from '../jobs/service.js';
 import { redactUrl } from '../store/postgres.js';
 import { openStore, type Store } from '../store/index.js';
 import { join } from 'node:path';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { PgBossQueue } from '../queue/pgboss.js';
 import { TaskRunner } from '../queue/tasks.js';
 import type { TaskQueue } from '../queue/types.js';
@@ -73,7 +73,22 @@ async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions): Promis
   // Several replicas on one PostgreSQL: a job's images are tasks any replica runs (src/queue/pgboss.ts).
   let queue: TaskQueue | undefined;
   if (cfg.databaseUrl && cfg.jobs.queue === 'pgboss' && !opts.store) {
+    const taskRuns = new Counter({
+      name: 'mrcnn_queue_task_runs_total', help: 'Distributed tasks this replica ran, per queue and outcome (done, or retry: handed back to the queue).',
+      labelNames: ['queue', 'outcome'], registers: [app.metrics.registry],
+    });
+    const taskActive = new Gauge({
+      name: 'mrcnn_queue_tasks_running', help: 'Distributed tasks running in this replica now, per queue.', labelNames: ['queue'], registers: [app.metrics.registry],
+    });
+    for (const q of ['jobs', 'images', 'dead']) taskActive.set({ queue: q }, 0);
     queue = new PgBossQueue({
+      onTask: (q, event) => {
+        if (event === 'start') taskActive.inc({ queue: q });
+        else {
+          taskActive.dec({ queue: q });
+          taskRuns.inc({ queue: q, outcome: event });
+        }
+      },
       url: cfg.databaseUrl, store: deferred.store, batchImages: cfg.jobs.batchImages, concurrency: cfg.jobs.maxConcurrent,
       expireSeconds: Math.round(cfg.jobs.taskTimeoutMs / 1000), heartbeatSeconds: Math.round(cfg.jobs.leaseMs / 1000), log: app.log,
       runner: (q) => new TaskRunner({

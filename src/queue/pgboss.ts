@@ -53,6 +53,8 @@ export interface PgBossQueueOptions {
   poolMax?: number;
   log?: JobLog;
   clock?: () => number;
+  /** A task `start`ed here, or ended: `done` (completed, skipped, or its job failed) or `retry` (handed back to the queue). */
+  onTask?(queue: 'jobs' | 'images' | 'dead', event: 'start' | 'done' | 'retry'): void;
 }
 
 /** A UUID derived from `key` (stable: the same task gets the same id on every replica). */
@@ -133,12 +135,22 @@ export class PgBossQueue implements TaskQueue {
     }
     if (this.closed) return;
     const work = { pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 5, batchSize: 1 };
+    const counted = async (queue: 'jobs' | 'images' | 'dead', run: () => Promise<void>): Promise<void> => {
+      this.opts.onTask?.(queue, 'start');
+      try {
+        await run();
+        this.opts.onTask?.(queue, 'done');
+      } catch (err) {
+        this.opts.onTask?.(queue, 'retry');
+        throw err;
+      }
+    };
     await this.boss.work<ImagesTask>(QUEUES.images, { ...work, localConcurrency: Math.max(1, this.opts.concurrency) },
-      async ([task]: Job<ImagesTask>[]) => this.runner.runImages(task!.data));
+      async ([task]: Job<ImagesTask>[]) => counted('images', () => this.runner.runImages(task!.data)));
     await this.boss.work<JobTask>(QUEUES.jobs, { ...work, localConcurrency: 1 },
-      async ([task]: Job<JobTask>[]) => this.runner.runJob(task!.data));
+      async ([task]: Job<JobTask>[]) => counted('jobs', () => this.runner.runJob(task!.data)));
     await this.boss.work(QUEUES.dead, { pollingIntervalSeconds: 2, batchSize: 1, includeMetadata: true },
-      async ([task]: JobWithMetadata<JobTask>[]) => this.runner.abandon(task!.data.jobId, (task!.sourceRetryCount ?? 0) + 1));
+      async ([task]: JobWithMetadata<JobTask>[]) => counted('dead', () => this.runner.abandon(task!.data.jobId, (task!.sourceRetryCount ?? 0) + 1)));
     this.ready = true;
     this.poll();
   }
