@@ -20,7 +20,7 @@ import { decodeImageOutcome, encodeImageOutcome } from '../evaluation/records.js
 import { roundedTimings, type EvaluateOptions } from '../evaluation/response.js';
 import type { ModelRunner } from '../models/runtime.js';
 import { renderOverlay } from '../report/overlay.js';
-import { compactCurves, type PrCurves } from '../report/svg.js';
+import { compactCurves, type PrCurves } from '../report/curves.js';
 import { iterateImageRecords, type JobProgress, type Store, type StoredJob } from '../store/index.js';
 import type { JobResult, Overlay, ReportData } from './types.js';
 

@@ -5,7 +5,7 @@
  */
 import { resolveParams, type IouType } from '../eval/index.js';
 import type { EvaluateOptions, EvaluationResponse } from '../evaluation/response.js';
-import type { PrCurves } from '../report/svg.js';
+import type { PrCurves } from '../report/curves.js';
 import type { JobStatus, StoredJob } from '../store/index.js';
 
 export { JOB_STATUSES, type JobStatus } from '../store/index.js';

@@ -5,8 +5,9 @@
  * overlays — for people who want to plot them their own way.
  */
 import { Type } from '@sinclair/typebox';
+import type { EvaluationResponse } from '../evaluation/response.js';
 import type { Job, ReportData } from '../jobs/types.js';
-import { prCurve } from './svg.js';
+import { prCurve } from './curves.js';
 
 const Curve = Type.Union([Type.Array(Type.Number()), Type.Null()], { description: 'Precision at each recall threshold; null when the class has no ground truth' });
 const Curves = Type.Object({
@@ -25,9 +26,8 @@ export const ReportDataSchema = Type.Object({
   examples: [{ id: '3f2b8c1e-7d4a-4e8b-9a51-0c6f2d9e1b7a', pr_curves: { bbox: { recall_thresholds: [0, 0.01, 1], classes: [{ category_id: 1, name: 'square', iou_50: [1, 1, 0], iou_50_95: [0.8, 0.8, 0] }] } }, diagnosis: null, worst_images: [] }],
 });
 
-/** The JSON report of a done job (the diagnosis is the one of its result, computed once). */
-export function reportData(job: Job, report: ReportData): Record<string, unknown> {
-  const result = job.result!;
+/** The PR curves of a done job's result, per IoU type (the report's JSON `pr_curves`; its charts draw these). */
+export function prCurveData(report: ReportData, result: EvaluationResponse): Record<string, unknown> {
   const pr: Record<string, unknown> = {};
   for (const t of ['bbox', 'segm'] as const) {
     const acc = report.curves[t];
@@ -38,9 +38,15 @@ export function reportData(job: Job, report: ReportData): Record<string, unknown
       classes: block.per_category.map((c, k) => ({ category_id: c.category_id, name: c.name, iou_50: prCurve(acc, k, 0.5), iou_50_95: prCurve(acc, k, 'mean') })),
     };
   }
+  return pr;
+}
+
+/** The JSON report of a done job (the diagnosis is the one of its result, computed once). */
+export function reportData(job: Job, report: ReportData): Record<string, unknown> {
+  const result = job.result!;
   return {
     id: job.id,
-    pr_curves: pr,
+    pr_curves: prCurveData(report, result),
     diagnosis: result.losses?.diagnosis ?? null,
     worst_images: report.overlays.map((o) => ({ file_name: o.fileName, image_id: o.imageId, reason: o.reason, png: o.dataUri })),
   };

@@ -1,16 +1,20 @@
 /**
  * @file The HTML report of a finished evaluation job (GET /evaluations/{id}/report): one
- * self-contained page — inline CSS, inline SVG charts, overlays as data: URIs, no script, no
- * external asset. Sections: summary, COCO (12 pycocotools lines and per-category AP per IoU type),
- * PR curves (per class, IoU 0.5 and mean over 0.5:0.95), the mmdetection-style VOC table, the losses
- * with diagnose()'s shares and flags, the worst images with predictions vs ground truth, warnings.
+ * self-contained page that opens offline once saved — inline CSS, the chart library (Chart.js, the
+ * same as the dashboard's) inlined with its licence notice, the charts' data as an inline JSON
+ * block (the PR curves of the report's JSON data), overlays as data: URIs, no external asset.
+ * Sections: summary, COCO (12 pycocotools lines and per-category AP per IoU type), PR curves (per
+ * class, IoU 0.5 and mean over 0.5:0.95; one canvas each), the mmdetection-style VOC table, the
+ * losses with diagnose()'s shares and flags, the worst images with predictions vs ground truth,
+ * warnings. Without JavaScript every number is still in the tables.
  */
 import { formatMapTable, summaryLines, type Accumulated } from '../eval/index.js';
 import type { EvaluationResponse } from '../evaluation/response.js';
 import { summarizeEvaluation } from '../evaluation/summary.js';
 import { LOSS_KEYS } from '../losses/index.js';
 import type { Job, ReportData } from '../jobs/types.js';
-import { prChart } from './svg.js';
+import { chartLibrary, scriptSafe } from '../ui/assets.js';
+import { prCurveData } from './data.js';
 
 const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const num = (v: number | null | undefined, d = 3): string => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
@@ -22,7 +26,7 @@ main{padding:8px 28px 40px;max-width:1240px}section{background:#fff;border-radiu
 h2{font-size:16px;margin:0 0 10px}h3{font-size:14px;margin:12px 0 6px}
 table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #ddd;padding:4px 10px;text-align:right}th{background:#eef1f5}td:first-child,th:first-child{text-align:left}
 pre{background:#f7f7f9;border:1px solid #e2e2e6;padding:8px 10px;overflow-x:auto;font-size:12px}
-.charts{display:flex;flex-wrap:wrap;gap:12px}.kpis{display:flex;gap:14px;flex-wrap:wrap}.kpi{background:#eef4fb;border-radius:6px;padding:8px 14px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:14px}figure.pr{background:#fff;border:0;padding:0}figure.pr figcaption{font-weight:600;font-size:13px;max-width:none}.plot{position:relative;height:330px}.kpis{display:flex;gap:14px;flex-wrap:wrap}.kpi{background:#eef4fb;border-radius:6px;padding:8px 14px}
 .kpi b{display:block;font-size:20px}.flag{background:#fff4e5;border-left:4px solid #f0a020;padding:6px 10px;margin:6px 0}
 .bar{display:inline-block;height:10px;background:#4a7fc1;vertical-align:middle}.overlays{display:flex;flex-wrap:wrap;gap:14px}
 figure{margin:0;background:#fafafa;border:1px solid #e2e2e6;padding:8px;border-radius:6px}figcaption{font-size:12px;max-width:360px}
@@ -51,18 +55,48 @@ function cocoSection(report: ReportData, r: Result): string {
   return out.join('');
 }
 
+/** One canvas per IoU type and threshold; drawn by {@link CHART_SCRIPT} from the `report-data` block. */
 function prSection(report: ReportData, r: Result): string {
-  const out: string[] = ['<section id="pr"><h2>Precision–recall curves</h2><p>Per class, all areas, maxDets 100; legend: AP of the curve.</p><div class="charts">'];
+  const out: string[] = ['<section id="pr"><h2>Precision–recall curves</h2><p>Per class, all areas, maxDets 100; legend: AP of the curve (mean precision over the 101 recall thresholds).</p><div class="charts">'];
   for (const t of ['bbox', 'segm'] as const) {
-    const acc = report.curves[t];
-    const block = r.coco[t];
-    if (!acc || !block) continue;
-    const names = block.per_category.map((c) => c.name);
-    out.push(prChart(acc, names, 0.5, `${t} · IoU 0.50`), prChart(acc, names, 'mean', `${t} · IoU 0.50:0.95 (mean)`));
+    if (!report.curves[t] || !r.coco[t]) continue;
+    for (const [key, title] of [['iou_50', 'IoU 0.50'], ['iou_50_95', 'IoU 0.50:0.95 (mean)']] as const) {
+      out.push(`<figure class="pr"><figcaption>${t} · ${title}</figcaption><div class="plot"><canvas id="pr-${t}-${key}" data-iou-type="${t}" data-curve="${key}" role="img" aria-label="${t} precision-recall, ${title}"></canvas></div></figure>`);
+    }
   }
   out.push('</div></section>');
   return out.join('');
 }
+
+/**
+ * Draws every `canvas[data-curve]` from the inline JSON: a line per class with a curve (x: recall
+ * thresholds, y: precision). Runs once the page is parsed; `Chart.getChart(canvas)` gives each chart.
+ */
+const CHART_SCRIPT = `(function () {
+  var data = JSON.parse(document.getElementById('report-data').textContent);
+  var palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+  document.querySelectorAll('canvas[data-curve]').forEach(function (canvas) {
+    var block = data.pr_curves[canvas.dataset.iouType];
+    if (!block) return;
+    var datasets = [];
+    block.classes.forEach(function (c, k) {
+      var curve = c[canvas.dataset.curve];
+      if (!curve) return;
+      var ap = curve.reduce(function (s, v) { return s + v; }, 0) / curve.length;
+      var color = palette[k % palette.length];
+      datasets.push({ label: c.name + ' — AP ' + ap.toFixed(3), data: curve, borderColor: color, backgroundColor: color, pointRadius: 0, borderWidth: 1.8 });
+    });
+    new Chart(canvas, {
+      type: 'line',
+      data: { labels: block.recall_thresholds.map(function (r) { return r.toFixed(2); }), datasets: datasets },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        scales: { x: { title: { display: true, text: 'recall' }, ticks: { maxTicksLimit: 11 } }, y: { min: 0, max: 1, title: { display: true, text: 'precision' } } },
+        plugins: { legend: { position: 'bottom' } }
+      }
+    });
+  });
+})();`;
 
 function vocSection(r: Result): string {
   const v = r.voc;
@@ -114,5 +148,15 @@ export function renderReport(job: Job, report: ReportData): string {
     + `<header><h1>Mask R-CNN evaluation report</h1><p>job ${esc(job.id)} · ${esc(job.mode)} mode · finished ${esc(new Date(job.finishedAt ?? Date.now()).toISOString())}</p></header><main>`
     + `<section id="summary"><h2>Summary</h2><div class="kpis">${kpis.map(([k, v]) => `<div class="kpi">${esc(k)}<b>${esc(v)}</b></div>`).join('')}</div></section>`
     + cocoSection(report, r) + prSection(report, r) + vocSection(r) + lossSection(r) + overlaySection(report) + warnings
-    + '</main></body></html>\n';
+    + '</main>' + scripts(report, r) + '</body></html>\n';
+}
+
+/** The charts' data (the report JSON's `pr_curves`), the chart library and the drawing script. */
+function scripts(report: ReportData, r: Result): string {
+  const lib = chartLibrary();
+  // JSON inside <script>: `<` escaped so no string in it can close the element
+  const data = JSON.stringify({ pr_curves: prCurveData(report, r) }).replace(/</g, '\\u003c');
+  return `<script type="application/json" id="report-data">${data}</script>`
+    + `<script>/* Chart.js ${esc(lib.version)} — MIT License, (c) Chart.js Contributors, https://www.chartjs.org */\n${scriptSafe(lib.js)}</script>`
+    + `<script>${CHART_SCRIPT}</script>`;
 }

@@ -120,7 +120,7 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Mode
     config: { scope: 'evaluate' },
     schema: {
       tags: ['evaluation'], summary: 'HTML report of a finished evaluation job', operationId: 'getEvaluationReport',
-      description: 'Self-contained HTML (inline CSS and SVG, images as data: URIs): PR curves per class and IoU type, the per-class table, '
+      description: 'Self-contained HTML that opens offline (inline CSS, Chart.js and the charts\' data inline, images as data: URIs): PR curves per class and IoU type, the per-class table, '
         + 'the 12 COCO lines, the losses with their diagnosis, and overlays of the worst images (model mode).',
       params: JobParamsSchema,
       response: {

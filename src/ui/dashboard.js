@@ -291,9 +291,10 @@ async function guarded(what, fn) {
 }
 
 async function loadChoices() {
-  const [models, datasets] = await Promise.all([api('/models'), api('/datasets?limit=100')]);
-  state.models = models.models ?? [];
-  state.datasets = datasets.datasets ?? [];
+  // each list on its own: a token without the `evaluate` scope still sees the models (and drift)
+  const [models, datasets] = await Promise.allSettled([api('/models'), api('/datasets?limit=100')]);
+  state.models = models.status === 'fulfilled' ? models.value.models ?? [] : [];
+  state.datasets = datasets.status === 'fulfilled' ? datasets.value.datasets ?? [] : [];
   const ds = $('dataset');
   const keepDs = ds.value;
   ds.replaceChildren();
@@ -312,6 +313,8 @@ async function loadChoices() {
     const value = `${v.name}\u0000${v.version}`;
     option(dm, value, `${v.name} ${v.version}${v.default_model ? ' (default)' : ''}`, value === keepD || (!keepD && v.default_model));
   }
+  if (models.status === 'rejected') throw models.reason;
+  if (datasets.status === 'rejected') throw datasets.reason;
 }
 
 async function loadAll() {

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateDetections } from '../../src/eval/index.js';
 import { evaluateDetectionsInput } from '../../src/evaluation/evaluate.js';
-import { compactCurves, prCurve } from '../../src/report/svg.js';
+import { compactCurves, prCurve } from '../../src/report/curves.js';
 import { ROOT } from '../helper.js';
 
 const dir = join(ROOT, 'test/fixtures/coco-eval');
