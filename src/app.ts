@@ -2,7 +2,8 @@
  * @file buildApp(config): the whole service as a Fastify instance, without listening (tests use
  * `inject` or `listen({port: 0})`; src/server.ts listens and handles signals).
  *
- * Registration order is explicit and is the data flow: error handlers → metrics → swagger (it must
+ * Registration order is explicit and is the data flow: error handlers → auth (tokens, scopes, rate
+ * limits; its onRoute hook must see every route, docs/security.md) → metrics → swagger (it must
  * see every route) → multipart → engines (models: the registry; jobs: the store and the job
  * service) → routes (health, models, predict, evaluate, evaluations).
  * Shutdown: `app.close()` stops accepting connections, and from then on every request that still
@@ -24,6 +25,9 @@ import evaluateRoutes from './routes/evaluate.js';
 import evaluationsRoutes from './routes/evaluations.js'; // evaluation jobs
 import jobsPlugin, { type JobsPluginOptions } from './plugins/jobs.js';
 import driftPlugin, { type DriftPluginOptions } from './plugins/drift.js';
+import historyPlugin, { type HistoryPluginOptions } from './plugins/history.js';
+import datasetsRoutes from './routes/datasets.js'; // golden datasets (docs/history.md)
+import historyRoutes from './routes/history.js'; // history, series, comparisons (docs/history.md)
 import driftRoutes from './routes/drift.js'; // drift of /predict traffic (docs/drift.md)
 import dashboardRoutes from './routes/dashboard.js'; // GET /dashboard (docs/observability.md)
 import healthRoutes from './routes/health.js';
@@ -43,6 +47,8 @@ export interface BuildOptions {
   jobs?: JobsPluginOptions;
   /** Drift window options (tests: a clock, a small window). */
   drift?: DriftPluginOptions;
+  /** Datasets, schedules and history (tests: a clock, the poll period). */
+  history?: HistoryPluginOptions;
 }
 
 declare module 'fastify' {
@@ -118,12 +124,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(modelsPlugin, { waitForModel: opts.waitForModel ?? true });
   await app.register(jobsPlugin, { waitForStore: opts.waitForModel ?? true, ...opts.jobs });
   await app.register(driftPlugin, opts.drift ?? {});
+  await app.register(historyPlugin, opts.history ?? {});
 
   await app.register(healthRoutes);
   await app.register(modelsRoutes);
   await app.register(predictRoutes);
   await app.register(evaluateRoutes);
   await app.register(evaluationsRoutes); // evaluation jobs: /evaluations (docs/jobs.md)
+  await app.register(datasetsRoutes);
+  await app.register(historyRoutes);
   // the same for one model (its default version) and for one version (docs/models.md)
   for (const prefix of ['/models/:name', '/models/:name/versions/:version']) {
     await app.register(predictRoutes, { prefix });
