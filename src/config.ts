@@ -65,6 +65,8 @@ export interface Config {
   readonly jobs: JobsConfig;
   /** Drift watch of /predict traffic (DRIFT_*, docs/drift.md). */
   readonly drift: { readonly window: number; readonly minImages: number };
+  /** Registered datasets (DATASETS_MAX, 50; docs/history.md): their names are metric label values. */
+  readonly datasetsMax: number;
   /** Access control and rate limits (TOKENS_FILE, METRICS_AUTH, RATE_LIMIT_*; docs/security.md). */
   readonly auth: AuthConfig;
 }
@@ -138,6 +140,7 @@ export const CONFIG_VARIABLES = [
   'JOBS_LEASE_SECONDS', 'JOBS_QUEUE', 'QUEUE_BATCH_IMAGES', 'TASK_TIMEOUT_SECONDS',
   'TOKENS_FILE', 'METRICS_AUTH', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW',
   'DRIFT_WINDOW', 'DRIFT_MIN_IMAGES',
+  'DATASETS_MAX',
 ] as const;
 
 function str(env: Env, name: string): string | undefined {
@@ -353,6 +356,7 @@ export function loadConfig(
       window: int(e, 'DRIFT_WINDOW', 1000, 1, 1_000_000),
       minImages: int(e, 'DRIFT_MIN_IMAGES', 50, 1, 1_000_000),
     },
+    datasetsMax: int(e, 'DATASETS_MAX', 50, 1, 1000),
   };
   return deepFreeze(config);
 }

@@ -69,8 +69,29 @@ export interface Metrics {
   /** A job ended with `status` (done|failed|cancelled) after `seconds` from start (or creation). */
   jobFinished(status: string, seconds: number): void;
   // --- end evaluation jobs ---
+  // --- dataset history (src/plugins/history.ts) ---
+  /**
+   * The latest done evaluation of each (registered dataset, model, version): box/mask AP and the
+   * loss means. Replaces every dataset series: one left out (a deleted dataset) is removed. Label
+   * values are registered dataset names (at most DATASETS_MAX), token names and model names.
+   */
+  setDatasetLatest(rows: ReadonlyArray<DatasetLatest>): void;
+  // --- end dataset history ---
   /** This app's registry (read-only use: tests, custom collectors). */
   readonly registry: Registry;
+}
+
+/** One series group of {@link Metrics.setDatasetLatest}. */
+export interface DatasetLatest {
+  dataset: string;
+  /** The dataset's owner (token name; '' when access control is off). */
+  owner: string;
+  model: string;
+  version: string;
+  boxAp: number | null;
+  maskAp: number | null;
+  /** The five losses and `loss` (null values: not finite or not computed). */
+  losses: Readonly<Record<string, number | null>> | null;
 }
 
 /** What the plugin itself uses on top of `Metrics`: `route` must already be a bounded pattern. */
@@ -162,6 +183,9 @@ export function createMetrics(registry: Registry, buildInfo: { version: string; 
   for (const loss of LOSS_NAMES) lossHist.zero({ loss });
 
   // --- evaluation jobs: labels from JOB_STATUSES only ---
+  const datasetLabels = ['dataset', 'owner', 'model', 'version'] as const;
+  const datasetAp = gauge('mrcnn_dataset_ap', 'COCO AP@[.5:.95] of the latest done evaluation of a registered dataset by a model version.', [...datasetLabels, 'iou_type']);
+  const datasetLoss = gauge('mrcnn_dataset_loss', 'Mean loss of the latest done evaluation of a registered dataset by a model version.', [...datasetLabels, 'loss']);
   const jobsGauge = gauge('mrcnn_eval_jobs', 'Evaluation jobs currently stored, by status.', ['status']);
   for (const status of JOB_STATUSES) jobsGauge.set({ status }, 0);
   const jobsFinished = counter('mrcnn_eval_jobs_finished_total', 'Evaluation jobs that ended, by final status.', ['status']);
@@ -255,6 +279,22 @@ export function createMetrics(registry: Registry, buildInfo: { version: string; 
       if (!JOB_END_STATUSES.includes(status)) return;
       jobsFinished.inc({ status });
       if (isFiniteNumber(seconds) && seconds >= 0) jobDuration.observe({ status }, seconds);
+    },
+    setDatasetLatest(rows) {
+      datasetAp.reset();
+      datasetLoss.reset();
+      for (const r of rows) {
+        const labels = { dataset: r.dataset, owner: r.owner, model: r.model, version: r.version };
+        if (isFiniteNumber(r.boxAp)) datasetAp.set({ ...labels, iou_type: 'bbox' }, r.boxAp);
+        if (isFiniteNumber(r.maskAp)) datasetAp.set({ ...labels, iou_type: 'segm' }, r.maskAp);
+        for (const loss of LOSS_NAMES) {
+          const v = r.losses?.[loss];
+          if (isFiniteNumber(v)) datasetLoss.set({ ...labels, loss }, v);
+          // losses computed but this one not finite (kept as null, src/store/rows.ts): NaN, so the
+          // MrcnnDatasetLossNaN alert (`x != x`) sees it
+          else if (r.losses && v === null) datasetLoss.set({ ...labels, loss }, NaN);
+        }
+      }
     },
     observeHttp(method, route, code, seconds) {
       const labels = { method: METHODS.has(method) ? method : 'OTHER', route, status_class: statusClass(code) };

@@ -28,7 +28,9 @@ import { renderReport } from '../report/html.js';
 import { errorResponses } from '../schemas/common.js';
 import { EvaluateBodySchema, EvaluateMultipartSchema, EvaluateQuerySchema, type EvaluateBody, type EvaluateQuery } from '../schemas/evaluate.js';
 import { detectionsModeBody, evaluateOptions } from './evaluate-input.js';
-import { modelRoute, type ModelParams, type ModelRouteOptions } from './model-target.js';
+import { mergeTarget, modelRoute, type ModelParams, type ModelRouteOptions } from './model-target.js';
+import { submitDatasetEvaluation } from '../evaluation/datasets.js';
+import { DatasetEvaluationBodySchema, type DatasetEvaluationBody } from '../schemas/history.js';
 
 /** Registers the /evaluations routes (the job service is `app.jobs`, src/plugins/jobs.ts). */
 export default async function evaluationsRoutes(app: FastifyInstance, opts: ModelRouteOptions = {}): Promise<void> {
@@ -51,7 +53,13 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Mode
       operationId: at.operationId('createEvaluationJob'),
       ...at.schema,
       querystring: EvaluateQuerySchema,
-      body: { content: { 'application/json': { schema: EvaluateBodySchema }, 'multipart/form-data': { schema: EvaluateMultipartSchema } } },
+      body: {
+        content: {
+          // a registered dataset (`dataset_id`, docs/history.md) or detections mode
+          'application/json': { schema: { if: { type: 'object', required: ['dataset_id'] }, then: DatasetEvaluationBodySchema, else: EvaluateBodySchema } },
+          'multipart/form-data': { schema: EvaluateMultipartSchema },
+        },
+      },
       response: { 202: JobAcceptedSchema, ...errorResponses(400, 404, 413, 415, 422), 429: TooManyJobsSchema, ...errorResponses(500, 503) },
     },
     preValidation: async (request) => {
@@ -60,7 +68,9 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Mode
   }, async (request, reply) => {
     const reservation = await service.reserve();
     try {
-      const job = request.isMultipart() ? await submitModel(request, reservation) : await submitDetections(request, reservation);
+      const job = request.isMultipart() ? await submitModel(request, reservation)
+        : isDatasetBody(request.body) ? await submitDataset(request.body, request.params, ownerOf(request), evaluateOptions(request.query), reservation)
+          : await submitDetections(request, reservation);
       return await reply.code(202).header('location', `/evaluations/${job.id}`).send({ id: job.id, status: job.status, mode: job.mode, links: jobLinks(job.id) });
     } finally {
       reservation.release();
@@ -82,6 +92,18 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Mode
       // the images are in the store now (or the job was refused)
       await rm(upload.tmpDir, { recursive: true, force: true });
     }
+  }
+
+  /** An evaluation of a registered dataset: the model from the path, else the body, else the default. */
+  async function submitDataset(body: DatasetEvaluationBody, params: ModelParams, owner: string | null, options: ReturnType<typeof evaluateOptions>, reservation: Reservation): Promise<Job> {
+    const path = at.target(params);
+    const t = mergeTarget(path, body);
+    const fromPath = (key: 'name' | 'version'): boolean => path[key] !== undefined;
+    const runtime = app.models.get(t.name, t.version, fromPath('name') ? 'params.name' : 'body.model', fromPath('version') ? 'params.version' : 'body.version').require();
+    return submitDatasetEvaluation(service, {
+      datasetId: body.dataset_id, owner, options, trigger: 'manual', reservation,
+      model: { name: runtime.name, version: runtime.version, sha256: runtime.files.manifest.sha256 ?? null },
+    });
   }
 
   async function submitDetections(request: FastifyRequest<{ Querystring: EvaluateQuery; Body: EvaluateBody | undefined }>, reservation: Reservation): Promise<Job> {
@@ -140,4 +162,9 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Mode
     if (/\bapplication\/json\b/i.test(accept) && !/\btext\/html\b/i.test(accept)) return reply.type('application/json; charset=utf-8').send(reportData(job, report));
     return reply.type('text/html; charset=utf-8').send(renderReport(job, report));
   });
+}
+
+/** A JSON body naming a registered dataset (validated by the route's schema). */
+function isDatasetBody(body: unknown): body is DatasetEvaluationBody {
+  return body !== null && typeof body === 'object' && 'dataset_id' in body;
 }

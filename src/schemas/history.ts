@@ -120,7 +120,7 @@ export const HistoryQuerySchema = Type.Object({
   model: Type.Optional(Type.String({ maxLength: 200 })),
   version: Type.Optional(Type.String({ maxLength: 200 })),
   dataset_id: Type.Optional(Uuid('Only evaluations of this dataset')),
-  status: Type.Optional(Type.Union(['queued', 'running', 'done', 'failed', 'cancelled'].map((s) => Type.Literal(s)))),
+  status: Type.Optional(Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed'), Type.Literal('cancelled')])),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'Created at or after (ISO 8601)' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'Created before (ISO 8601)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
