@@ -49,7 +49,7 @@ async function main(): Promise<void> {
 
   // pycocotools first (a separate process; its own repetitions)
   const py = pycocotoolsDir();
-  let pyOut: Record<IouT, { seconds: number[]; stats: number[] }> | null = null;
+  let pyOut = null as (Record<IouT, { seconds: number[]; stats: number[] }> & { numpy?: string }) | null;
   let pySkipped = '';
   if (py.ok) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-eval-'));
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   }
   const cpu = cpus()[0]?.model ?? 'unknown';
   const head = `${IMAGES} images, ${set.gt.annotations.length} GT instances, ${set.dets.length} results (bench/eval-data.ts); median [min - max] of ${REPS} runs (pycocotools ${PY_REPS}); `
-    + `${cpu}, ${availableParallelism()} cores, node ${process.version}${pyOut ? `, numpy ${String((pyOut as unknown as { numpy: string }).numpy)}` : ''}; load at end ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}.`;
+    + `${cpu}, ${availableParallelism()} cores, node ${process.version}${pyOut ? `, numpy ${String(pyOut.numpy)}` : ''}; load at end ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}.`;
   const table = [head, '', ...rows, ...(pySkipped ? ['', `pycocotools: ${pySkipped}`] : [])].join('\n');
   process.stdout.write(`${table}\n\n${JSON.stringify(details, null, 2)}\n`);
   if (args.write && !args.model) writeBlock(table, new Date().toISOString());

@@ -54,6 +54,24 @@ export interface CocoGroundTruth {
   };
 }
 
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isSafeNonNegative = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * `[x, y, w, h]` of 4 finite numbers with w, h >= 0 copied into `out` (true), or false (then
+ * `expectXywh` names the problem).
+ */
+function readXywh(v: unknown, out: Float64Array, offset: number): boolean {
+  if (!Array.isArray(v) || v.length !== 4) return false;
+  const x = v[0], y = v[1], w = v[2], h = v[3];
+  if (!isFiniteNumber(x) || !isFiniteNumber(y) || !isFiniteNumber(w) || !isFiniteNumber(h) || w < 0 || h < 0) return false;
+  out[offset] = x;
+  out[offset + 1] = y;
+  out[offset + 2] = w;
+  out[offset + 3] = h;
+  return true;
+}
+
 /** Validate a COCO instances object. Mirrors `coco.py: COCO.__init__/createIndex` + `Params` ids. */
 export function loadGroundTruth(json: unknown, path: string, warnings: WarningCollector): CocoGroundTruth {
   const root = expectObject(json, path);
@@ -121,37 +139,39 @@ export function loadGroundTruth(json: unknown, path: string, warnings: WarningCo
   const segmentation: unknown[] = [];
   const seenAnn = new Map<number, number>();
   let n = 0;
-  annsIn.forEach((v, i) => {
-    const p = `${path}.annotations[${i}]`;
-    const o = expectObject(v, p);
-    const aid = expectInteger(o.id, `${p}.id`, 0);
+  for (let i = 0; i < n0; i++) {
+    // fast checks first; the JSON path is only spelled out for an error or a warning
+    const v = annsIn[i];
+    const o = isObject(v) ? v : expectObject(v, `${path}.annotations[${i}]`);
+    const aid = isSafeNonNegative(o.id) ? o.id : expectInteger(o.id, `${path}.annotations[${i}].id`, 0);
     const prev = seenAnn.get(aid);
-    if (prev !== undefined) fail(`${p}.id`, `duplicate annotation id ${aid} (also annotations[${prev}]); pycocotools would evaluate one of them twice`);
+    if (prev !== undefined) fail(`${path}.annotations[${i}].id`, `duplicate annotation id ${aid} (also annotations[${prev}]); pycocotools would evaluate one of them twice`);
     seenAnn.set(aid, i);
-    const img = imageIndex.get(expectNumber(o.image_id, `${p}.image_id`));
-    const cat = categoryIndex.get(expectNumber(o.category_id, `${p}.category_id`));
+    const img = imageIndex.get(isFiniteNumber(o.image_id) ? o.image_id : expectNumber(o.image_id, `${path}.annotations[${i}].image_id`));
+    const cat = categoryIndex.get(isFiniteNumber(o.category_id) ? o.category_id : expectNumber(o.category_id, `${path}.annotations[${i}].category_id`));
     if (img === undefined) {
-      warnings.add('gt-unknown-image', `${p}.image_id`, 'annotation on an image not listed in images; not evaluated (as pycocotools)');
-      return;
+      warnings.add('gt-unknown-image', `${path}.annotations[${i}].image_id`, 'annotation on an image not listed in images; not evaluated (as pycocotools)');
+      continue;
     }
     if (cat === undefined) {
-      warnings.add('gt-unknown-category', `${p}.category_id`, 'annotation of a category not listed in categories; not evaluated (as pycocotools)');
-      return;
+      warnings.add('gt-unknown-category', `${path}.annotations[${i}].category_id`, 'annotation of a category not listed in categories; not evaluated (as pycocotools)');
+      continue;
     }
-    if (aid === 0) warnings.add('gt-id-zero', `${p}.id`, 'annotation id 0 can never be matched (pycocotools uses 0 for "unmatched"); detections on it count as false positives. Use ids >= 1');
+    if (aid === 0) warnings.add('gt-id-zero', `${path}.annotations[${i}].id`, 'annotation id 0 can never be matched (pycocotools uses 0 for "unmatched"); detections on it count as false positives. Use ids >= 1');
     id[n] = aid;
     image[n] = img;
     category[n] = cat;
-    expectXywh(o.bbox, `${p}.bbox`, bbox, 4 * n);
-    const ar = expectNumber(o.area, `${p}.area`);
-    if (ar < 0) fail(`${p}.area`, `must be >= 0, got ${ar}`);
+    if (!readXywh(o.bbox, bbox, 4 * n)) expectXywh(o.bbox, `${path}.annotations[${i}].bbox`, bbox, 4 * n);
+    const ar = isFiniteNumber(o.area) ? o.area : expectNumber(o.area, `${path}.annotations[${i}].area`);
+    if (ar < 0) fail(`${path}.annotations[${i}].area`, `must be >= 0, got ${ar}`);
     area[n] = ar;
-    iscrowd[n] = expectFlag(o.iscrowd, `${p}.iscrowd`);
-    ignoreKey[n] = pyTruthy(o.ignore) ? 1 : 0;
+    const c = o.iscrowd;
+    iscrowd[n] = c === 0 || c === false ? 0 : c === 1 || c === true ? 1 : expectFlag(c, `${path}.annotations[${i}].iscrowd`);
+    ignoreKey[n] = o.ignore === undefined ? 0 : pyTruthy(o.ignore) ? 1 : 0;
     segmentation.push(o.segmentation);
     source[n] = i;
     n++;
-  });
+  }
   return {
     path, imageIds, heights, widths, imageFileOrder, imageIndex, categoryIds, categoryNames, categoryFileOrder, categoryIndex,
     anns: {
@@ -213,18 +233,20 @@ export function loadResults(gt: CocoGroundTruth, json: unknown, path: string, wa
   const segmentation: unknown[] = [];
   let n = 0, dropped = 0, firstDropped = '';
   for (let i = 0; i < N; i++) {
-    const p = `${path}[${offset + i}]`;
-    const o = expectObject(arr[i], p);
-    const imgId = expectNumber(o.image_id, `${p}.image_id`);
+    // fast checks first; the JSON path is only spelled out for an error or a warning
+    const v = arr[i];
+    const o = isObject(v) ? v : expectObject(v, `${path}[${offset + i}]`);
+    const imgId = isFiniteNumber(o.image_id) ? o.image_id : expectNumber(o.image_id, `${path}[${offset + i}].image_id`);
     const img = gt.imageIndex.get(imgId);
-    if (img === undefined) fail(`${p}.image_id`, `image id ${imgId} is not in the ground truth (pycocotools: "Results do not correspond to current coco set")`);
-    const catId = expectNumber(o.category_id, `${p}.category_id`);
-    const s = expectNumber(o.score, `${p}.score`);
+    if (img === undefined) fail(`${path}[${offset + i}].image_id`, `image id ${imgId} is not in the ground truth (pycocotools: "Results do not correspond to current coco set")`);
+    const catId = isFiniteNumber(o.category_id) ? o.category_id : expectNumber(o.category_id, `${path}[${offset + i}].category_id`);
+    const s = isFiniteNumber(o.score) ? o.score : expectNumber(o.score, `${path}[${offset + i}].score`);
     let a: number;
     if (branch === 'bbox') {
-      expectXywh(o.bbox, `${p}.bbox`, bbox, 4 * n);
+      if (!readXywh(o.bbox, bbox, 4 * n)) expectXywh(o.bbox, `${path}[${offset + i}].bbox`, bbox, 4 * n);
       a = bbox[4 * n + 2]! * bbox[4 * n + 3]!;
     } else {
+      const p = `${path}[${offset + i}]`;
       if (!isObject(o.segmentation)) {
         fail(`${p}.segmentation`, o.segmentation === undefined
           ? 'is required: results[0] has no bbox, so every result must carry an RLE segmentation (loadRes)'
@@ -238,7 +260,7 @@ export function loadResults(gt: CocoGroundTruth, json: unknown, path: string, wa
     }
     const cat = gt.categoryIndex.get(catId);
     if (cat === undefined) {
-      if (dropped++ === 0) firstDropped = `${p}.category_id`;
+      if (dropped++ === 0) firstDropped = `${path}[${offset + i}].category_id`;
       continue;
     }
     id[n] = offset + i + 1;
