@@ -18,7 +18,8 @@ test('live, ready and model metadata of the loaded model', async (t) => {
   assert.equal(live.json().status, 'ok');
   const ready = await app.inject({ url: '/health/ready' });
   assert.equal(ready.statusCode, 200);
-  assert.deepEqual(Object.keys(ready.json()).sort(), ['busy_workers', 'model', 'queue_depth', 'status', 'store']);
+  assert.deepEqual(Object.keys(ready.json()).sort(), ['auth', 'busy_workers', 'model', 'queue_depth', 'status', 'store']);
+  assert.equal(ready.json().auth, 'off'); // no TOKENS_FILE (docs/security.md)
   assert.deepEqual(ready.json().store, { engine: 'sqlite', ok: true });
   assert.equal(ready.json().model.execution_provider, 'cpu');
 
