@@ -9,6 +9,7 @@ import { ModelConflictError, ModelNotFoundError } from './errors.js';
 import type { ModelEntry, ModelRegistry } from './registry.js';
 import { resolveVersion, type ResolvedVersion } from './repository.js';
 import type { ModelMetadata } from './runtime.js';
+import type { CanaryResult } from './canary.js';
 
 /** POST /models body. */
 export interface LoadRequest {
@@ -44,6 +45,14 @@ export interface ModelServiceDeps {
   modelDir: string;
   defaults: { workers: number; intraOpThreads: number };
   start: StartVersion;
+  /** The canary check (src/models/canary.ts), when the service has a job store. */
+  canary?: (args: { datasetId: string; owner: string | null; base: ModelEntry; candidate: ModelEntry; confidence?: number }) => Promise<CanaryResult>;
+}
+
+/** PUT /models/{name}/default options. */
+export interface SetDefaultOptions {
+  /** Evaluate both versions on this dataset first; refuse when the candidate is worse on a class. */
+  canary?: { datasetId: string; owner: string | null; confidence?: number };
 }
 
 export class ModelService {
@@ -84,9 +93,23 @@ export class ModelService {
     return this.deps.registry.unload(name, version);
   }
 
-  /** Makes `version` the default of `name`. */
-  setDefault(name: string, version: string): ModelEntry {
-    return this.deps.registry.setDefault(name, version);
+  /**
+   * Makes `version` the default of `name`, after the canary check when asked for (the current
+   * default version against the candidate on a dataset).
+   * @throws ModelNotFoundError, ModelConflictError (not ready), CanaryRefusedError, CanaryEvaluationError
+   */
+  async setDefault(name: string, version: string, opts: SetDefaultOptions = {}): Promise<{ entry: ModelEntry; canary: CanaryResult | null }> {
+    const { registry } = this.deps;
+    const candidate = registry.get(name, version, 'params.name', 'body.version');
+    if (!candidate.ready) throw new ModelConflictError(`version "${version}" of model "${candidate.model}" is ${candidate.state}: only a ready version can be the default`, 'body.version');
+    const base = registry.defaultOf(candidate.model);
+    let canary: CanaryResult | null = null;
+    if (opts.canary && base && base !== candidate) {
+      if (!this.deps.canary) throw new ModelConflictError('the canary check needs the job store', 'body.canary');
+      if (!base.ready) throw new ModelConflictError(`the current default version "${base.version}" is ${base.state}: the canary cannot compare with it`, 'body.canary');
+      canary = await this.deps.canary({ ...opts.canary, base, candidate });
+    }
+    return { entry: registry.setDefault(candidate.model, version), canary };
   }
 
   usage(): BudgetUsage {

@@ -18,6 +18,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { ModelBudget, estimateMemory } from '../models/budget.js';
+import { runCanary } from '../models/canary.js';
 import { ModelInvalidError, ModelNotFoundError } from '../models/errors.js';
 import { loadModel } from '../models/loader.js';
 import { VersionMetrics } from '../models/metrics.js';
@@ -140,6 +141,8 @@ async function modelsPlugin(app: FastifyInstance, opts: ModelsPluginOptions): Pr
   const service = new ModelService({
     registry, budget, modelDir: cfg.modelDir,
     defaults: { workers: cfg.inferenceWorkers, intraOpThreads: cfg.intraOpThreads },
+    // app.jobs is decorated after this plugin: looked up when a canary runs
+    canary: (args) => runCanary({ jobs: app.jobs }, args),
     start: (resolved, workers, threads) => {
       const entry = registry.add(resolved.model, resolved.version, loadFn(resolved, workers, threads),
         cost(workers, threads, estimateMemory(resolved.files.graphBytes, workers)));

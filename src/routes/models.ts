@@ -11,8 +11,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { errorResponses } from '../schemas/common.js';
-import { LoadModelBodySchema, ModelDetailSchema, ModelsResponseSchema, ModelVersionSchema, SetDefaultBodySchema } from '../schemas/model.js';
+import { ownerOf } from '../auth/scopes.js';
+import { CanaryRefusedError } from '../models/canary.js';
+import { ErrorSchema, errorResponses } from '../schemas/common.js';
+import { CanaryResultSchema, LoadModelBodySchema, ModelDetailSchema, ModelsResponseSchema, ModelVersionSchema, SetDefaultBodySchema, SetDefaultResponseSchema } from '../schemas/model.js';
 
 const NAME = Type.String({ maxLength: 200, description: 'The model: its folder under MODEL_DIR (e.g. shapes) or its manifest `name` (e.g. shapes-maskrcnn)' });
 const VERSION = Type.String({ maxLength: 200, description: 'The version (e.g. 1.1.0)' });
@@ -95,19 +97,34 @@ export default async function modelsRoutes(app: FastifyInstance): Promise<void> 
     return reply.code(202).send(service.view(entry));
   });
 
-  app.put<{ Params: { name: string }; Body: { version: string } }>('/models/:name/default', {
+  app.put<{ Params: { name: string }; Body: { version: string; canary?: { dataset_id: string; confidence?: number } } }>('/models/:name/default', {
     config: { scope: 'manage' },
     schema: {
       tags: ['models'],
       operationId: 'setDefaultModelVersion',
-      summary: 'Set the default version of a model',
-      description: 'The version must be `ready`. Requests that name no version use it from now on; requests already running finish on the version they started on.',
+      summary: 'Set the default version of a model (optionally after a canary evaluation)',
+      description: 'The version must be `ready`. Requests that name no version use it from now on; requests already running finish on the version they started on. '
+        + 'With `canary: {dataset_id}`, the candidate and the current default are first evaluated on the dataset (done evaluations of the same versions '
+        + 'from the last 24 h are reused) and compared class by class with a paired bootstrap over images: when the candidate\'s AP is worse beyond '
+        + 'the interval on any class, the default is not changed and the answer is 409 MRC_ERR_CANARY_REFUSED with the per-class verdicts.',
       params: Type.Object({ name: NAME }),
       body: SetDefaultBodySchema,
-      response: { 200: ModelDetailSchema, ...errorResponses(400, 404), 409: errorResponses(409)[409]!, ...errorResponses(500) },
+      response: {
+        200: SetDefaultResponseSchema, ...errorResponses(400, 404),
+        409: Type.Object({ ...ErrorSchema.properties, canary: Type.Optional(CanaryResultSchema) }, { description: 'Version not ready, or the canary refused it (`canary`: the verdicts)' }),
+        ...errorResponses(422, 500, 503),
+      },
     },
-  }, async (request) => {
-    const entry = service.setDefault(request.params.name, request.body.version);
-    return service.model(entry.model);
+  }, async (request, reply) => {
+    const c = request.body.canary;
+    try {
+      const { entry, canary } = await service.setDefault(request.params.name, request.body.version, c ? {
+        canary: { datasetId: c.dataset_id, owner: ownerOf(request), ...(c.confidence !== undefined ? { confidence: c.confidence } : {}) },
+      } : {});
+      return { ...service.model(entry.model), canary };
+    } catch (err) {
+      if (!(err instanceof CanaryRefusedError)) throw err;
+      return reply.code(409).send({ statusCode: 409, code: err.code, error: 'Conflict', message: err.message, field: err.field, canary: err.result });
+    }
   });
 }

@@ -87,7 +87,34 @@ export const LoadModelBodySchema = Type.Object({
 
 export const SetDefaultBodySchema = Type.Object({
   version: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
-}, { additionalProperties: false, examples: [{ version: '1.1.0' }] });
+  canary: Type.Optional(Type.Object({
+    dataset_id: Type.String({ minLength: 1, maxLength: 100, description: 'A dataset of the caller (POST /datasets)' }),
+    confidence: Type.Optional(Type.Number({ minimum: 0.5, maximum: 0.999, default: 0.95, description: 'Level of the bootstrap intervals' })),
+  }, { additionalProperties: false, description: 'Evaluate the candidate and the current default on this dataset first (done evaluations of the last 24 h are reused); refuse (409) when the candidate is worse on any class' })),
+}, { additionalProperties: false, examples: [{ version: '1.1.0' }, { version: '2.0.0', canary: { dataset_id: '6f1c2a9e-3b7d-4c55-9a0e-1d2b3c4d5e6f' } }] });
+
+const Num = Type.Union([Type.Number(), Type.Null()]);
+export const CanaryResultSchema = Type.Object({
+  passed: Type.Boolean(),
+  dataset_id: Type.String(),
+  base: Type.Object({ version: Type.String(), evaluation_id: Type.String(), reused: Type.Boolean() }, { description: 'The default version before the switch' }),
+  candidate: Type.Object({ version: Type.String(), evaluation_id: Type.String(), reused: Type.Boolean() }),
+  confidence: Type.Number(),
+  classes: Type.Array(Type.Object({
+    iou_type: Type.Union([Type.Literal('bbox'), Type.Literal('segm')]),
+    category_id: Type.Integer(),
+    name: Type.String(),
+    ap_delta: Num,
+    ci_low: Num,
+    ci_high: Num,
+    verdict: Type.Union([Type.Literal('better'), Type.Literal('worse'), Type.Literal('no_evidence')], { description: 'AP of candidate − default: the interval excludes 0 above (better) or below (worse)' }),
+  })),
+}, { title: 'CanaryResult', description: 'Per-class AP verdicts of the candidate against the current default (GET /evaluations/{id}/compare/{other_id} has the full comparison)' });
+
+export const SetDefaultResponseSchema = Type.Object({
+  ...ModelDetailSchema.properties,
+  canary: Type.Union([CanaryResultSchema, Type.Null()]),
+}, { title: 'DefaultVersionSet' });
 
 export const LiveSchema = Type.Object({
   status: Type.Literal('ok'),

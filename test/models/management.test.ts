@@ -25,6 +25,13 @@ test('load, default, unload under load: zero failed requests; conflicts, broken 
   const app = await buildApp(testConfig({ MODEL_DIR: repo, MODELS: 'shapes:1.1.0', MODEL_THREADS: '3', QUEUE_SIZE: '16' }), { logger: false });
   t.after(() => app.close());
   const base = await listen(app);
+  const events: string[] = [];
+  const unsubscribe = app.models.subscribe({ // the hook other parts use (auto-evaluation): ready, default, removed
+    versionReady: (e) => events.push(`ready ${e.model}@${e.version} default=${app.models.isDefault(e)}`),
+    defaultChanged: (model, v, previous) => events.push(`default ${model}@${v} (was ${previous})`),
+    versionRemoved: (e) => events.push(`removed ${e.model}@${e.version}`),
+  });
+  app.models.subscribe({ versionReady: () => { throw new Error('a listener that throws disturbs nothing'); } });
   const image = await shapesImage(160, 120);
   const fixtures = join(ROOT, 'test', 'fixtures', 'losses');
   const files = ['r-160x240.png', 'sq-233.png', 'r-202x154.png', 'sq-256.png', 'r-144x288.png', 'edge-160x200.png'];
@@ -126,6 +133,11 @@ test('load, default, unload under load: zero failed requests; conflicts, broken 
   // a failed version is forgotten on DELETE
   assert.equal((await send('DELETE', '/models/shapes/versions/3.0.0')).status, 202);
   assert.equal(await version('shapes', '3.0.0'), undefined);
+
+  unsubscribe();
+  assert.deepEqual(events, [
+    'ready shapes@2.0.0 default=false', 'default shapes@2.0.0 (was 1.1.0)', 'removed shapes@1.1.0', 'removed shapes@3.0.0',
+  ]);
 
   stop = true;
   await background;
