@@ -123,7 +123,8 @@ describe('three replicas on one PostgreSQL: faults', { skip: skip ?? false, time
     try {
       const id = await submit(replicas[0]!.baseUrl, ds);
       const victim = replicas[1]!;
-      // wait until the victim runs a task of the job (its own gauge says so), then kill it
+      // some images in, and the victim running a task of the job (its own gauge says so): kill it
+      await waitJob(replicas, id, (j) => j.progress.images_done >= 10);
       for (;;) {
         if (await metric(victim, 'mrcnn_queue_tasks_running{queue="images"}') >= 1) break;
         await sleep(50);
