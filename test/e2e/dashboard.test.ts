@@ -1,8 +1,9 @@
 /**
  * deploy/grafana/dashboard.json and deploy/prometheus/alerts.yml against the real service: the
- * dashboard is valid JSON with the panels operators need, and every metric name in its PromQL (and
- * in the alert rules) is one a real app's /metrics exposes after it has served traffic and an
- * evaluation. `promtool check rules/config` validate the Prometheus files and `promtool test rules`
+ * dashboard is valid JSON with the panels operators need (drift and dataset quality included, with
+ * `model`/`version`/`dataset` variables), and every metric name in its PromQL (and in the alert
+ * rules) is one a real app's /metrics exposes after it has served traffic: predictions, a pinned
+ * drift reference, an /evaluate run and evaluations of a registered dataset. `promtool check rules/config` validate the Prometheus files and `promtool test rules`
  * runs the alert unit tests (deploy/prometheus/alerts.test.yml).
  */
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +15,7 @@ import {
   ALERTS_FILE, ALERTS_TEST_FILE, DASHBOARD_FILE, PROMETHEUS_SYNTHETIC, PROM_CONFIG_FILE, alertExprs, dashboardExprs, type Panel,
 } from './deploy-files.js';
 import { detectionsPayload, modelClasses, skipNoModel, startService, type Service } from './service.js';
+import { seedQualityData } from './quality-data.js';
 
 test('dashboard.json is valid JSON with unique panel ids and the required panels', () => {
   const d = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as { uid: string; panels: Panel[]; templating: { list: Array<{ name: string }> } };
@@ -23,14 +25,23 @@ test('dashboard.json is valid JSON with unique panel ids and the required panels
   const exprs = dashboardExprs().map((e) => e.expr).join('\n');
   assert.match(exprs, /histogram_quantile\(0\.5, sum by \(le, route\) \(rate\(mrcnn_http_request_duration_seconds_bucket/);
   assert.match(exprs, /histogram_quantile\(0\.95, sum by \(le, route\) \(rate\(mrcnn_http_request_duration_seconds_bucket/);
-  for (const name of ['mrcnn_queue_depth', 'mrcnn_rejected_requests_total', 'mrcnn_eval_loss', 'mrcnn_eval_ap', 'mrcnn_eval_class_ap']) {
+  for (const name of [
+    'mrcnn_queue_depth', 'mrcnn_rejected_requests_total', 'mrcnn_eval_loss', 'mrcnn_eval_ap', 'mrcnn_eval_class_ap',
+    'mrcnn_drift_psi', 'mrcnn_drift_detections_total', 'mrcnn_drift_detection_score_bucket', 'mrcnn_drift_detections_per_image_sum',
+    'mrcnn_drift_mask_area_ratio_bucket', 'mrcnn_drift_image_pixels_bucket', 'mrcnn_dataset_ap', 'mrcnn_dataset_loss',
+  ]) {
     assert.ok(exprs.includes(name), `a panel queries ${name}`);
   }
   for (const p of d.panels) {
     if (p.type !== 'row') assert.ok((p.targets ?? []).length > 0, `panel "${p.title}" has a query`);
     for (const t of p.targets ?? []) assert.ok(t.expr.trim().length > 0 && t.refId, `panel "${p.title}" target has expr and refId`);
   }
-  assert.deepEqual(d.templating.list.map((v) => v.name), ['datasource', 'job', 'instance']);
+  assert.deepEqual(d.templating.list.map((v) => v.name), ['datasource', 'job', 'instance', 'model', 'version', 'dataset']);
+  // the drift and dataset panels follow the variables
+  for (const { panel, expr } of dashboardExprs().filter((e) => /mrcnn_(drift|dataset)_/.test(e.expr))) {
+    assert.match(expr, /model=~"\$model", version=~"\$version"/, `${panel} filters by model and version`);
+    if (expr.includes('mrcnn_dataset_')) assert.match(expr, /dataset=~"\$dataset"/, `${panel} filters by dataset`);
+  }
 });
 
 test('promtool validates the alert rules and the example Prometheus config, and the rule unit tests pass', { skip: hasPromtool() ? false : 'promtool not installed (apt-get install prometheus)' }, () => {
@@ -51,9 +62,11 @@ describe('dashboard and alert queries use only exposed metric names', { skip: sk
   let exposed: Set<string>;
 
   before(async () => {
-    svc = await startService({ listen: false });
-    // Traffic so every family has samples: requests, an evaluation (quality gauges, class AP).
+    svc = await startService({ listen: false, env: { DRIFT_MIN_IMAGES: '1' } });
+    // Traffic so every family has samples: requests, predictions and a pinned drift reference (drift
+    // histograms, PSI), dataset evaluations (mrcnn_dataset_*), an /evaluate run (quality gauges, class AP).
     await svc.app.inject({ url: '/health/ready' });
+    await seedQualityData(svc.app, { images: 2 });
     const res = await svc.app.inject({ method: 'POST', url: '/evaluate', payload: { ...detectionsPayload(modelClasses()), iou_types: 'bbox' } });
     assert.equal(res.statusCode, 200, res.body);
     exposed = exposedNames((await svc.app.inject({ url: '/metrics' })).body);

@@ -16,7 +16,8 @@ const skip = skipNoModel || skipUnless(PROMETHEUS_BIN, 'prometheus');
 /** Grafana's template variables → values Prometheus accepts. */
 const grafanaToPromql = (expr: string): string => expr
   .replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$__interval', '15s')
-  .replaceAll('$job', '.+').replaceAll('$instance', '.+');
+  .replaceAll('$job', '.+').replaceAll('$instance', '.+')
+  .replaceAll('$model', '.+').replaceAll('$version', '.+').replaceAll('$dataset', '.+');
 
 describe('a real Prometheus scraping the real service', { skip }, () => {
   let svc: Service;

@@ -38,14 +38,14 @@ export interface Service {
  * Builds the real app (model loaded and warmed up), listening on 127.0.0.1:<random>.
  * One worker with one intra-op thread: the machine's cores belong to other jobs too.
  */
-export async function startService(opts: { listen?: boolean } = {}): Promise<Service> {
+export async function startService(opts: { listen?: boolean; env?: Record<string, string> } = {}): Promise<Service> {
   const { loadConfig } = await import('../../src/config.js');
   const { buildApp } = await import('../../src/app.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'mrcnn-e2e-data-'));
   process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   const config = loadConfig({
     MODEL_DIR, MODEL_NAME, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent',
-    INFERENCE_WORKERS: '1', INTRA_OP_THREADS: '1', EXECUTION_PROVIDER: 'cpu', DATA_DIR: dataDir,
+    INFERENCE_WORKERS: '1', INTRA_OP_THREADS: '1', EXECUTION_PROVIDER: 'cpu', DATA_DIR: dataDir, ...opts.env,
   }, [], ROOT);
   const app = await buildApp(config, { logger: false, waitForModel: true });
   let baseUrl = '';
