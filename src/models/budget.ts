@@ -8,11 +8,12 @@ import { ModelBudgetError } from './errors.js';
 import type { ModelEntry, VersionCost } from './registry.js';
 
 /** Bytes a version is expected to take before it is loaded: per worker, a fixed part plus the graph times a factor. */
-export const MEMORY_BASE_BYTES = 64 * 1024 ** 2;
+export const MEMORY_BASE_BYTES = 80 * 1024 ** 2;
 /**
  * The graph file's size times this per worker: onnxruntime holds the weights (float16 files are
- * widened to float32) plus its arenas. Measured on the shipped models: models/shapes (27 MB graph)
- * grew the RSS by 110 MB for one worker, models/shapes-stock (13.7 MB, float16 weights) by 120 MB.
+ * widened to float32) plus its arenas. Measured on the shipped models, one worker, load + warm-up:
+ * models/shapes (26 MiB graph) 217 MiB as the process's first version (onnxruntime itself included),
+ * models/shapes-stock (13 MiB, float16 weights) 133 MiB as a second one (docs/models.md, Budget).
  */
 export const MEMORY_GRAPH_FACTOR = 4;
 

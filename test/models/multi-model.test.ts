@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { ModelBudget, estimateMemory } from '../../src/models/budget.js';
+import type { ModelEntry } from '../../src/models/registry.js';
 import { mergeTarget } from '../../src/routes/model-target.js';
 import { assertError, build, listen, multipart, shapesImage } from '../helper.js';
 
@@ -97,4 +99,19 @@ test('a JSON submission may name the model in its body; the path wins, a differe
   assert.deepEqual(mergeTarget({ name: 'a', version: '1' }, { model: 'a', version: '1' }), { name: 'a', version: '1' });
   assert.throws(() => mergeTarget({ name: 'a' }, { model: 'b' }), (err: any) => err.statusCode === 400 && err.field === 'body.model');
   assert.throws(() => mergeTarget({ name: 'a', version: '1' }, { version: '2' }), (err: any) => err.statusCode === 400 && err.field === 'body.version');
+});
+
+test('the budget counts loading, ready and unloading versions and names what is over', () => {
+  const MiB = 1024 ** 2;
+  const entry = (state: string, threads: number, mb: number) => ({ state, cost: { threads, memoryBytes: mb * MiB, measured: false } }) as unknown as ModelEntry;
+  const budget = new ModelBudget({ threads: 4, memoryBytes: 1000 * MiB });
+  const loaded = [entry('ready', 2, 400), entry('loading', 1, 300), entry('failed', 8, 5000), entry('unloading', 0, 100)];
+  assert.deepEqual(budget.usage(loaded), { threads: { used: 3, total: 4 }, memory_mb: { used: 800, total: 1000 } });
+  budget.check({ threads: 1, memoryBytes: 200 * MiB, measured: false }, loaded, 'x');
+  assert.throws(() => budget.check({ threads: 2, memoryBytes: 0, measured: false }, loaded, 'version "2" of model "m"'),
+    (err: any) => err.code === 'MRC_ERR_MODEL_BUDGET' && /version "2" of model "m" needs 2 worker threads .* 3 of the MODEL_THREADS budget of 4/.test(err.message));
+  assert.throws(() => budget.check({ threads: 1, memoryBytes: 201 * MiB, measured: false }, loaded, 'v'),
+    (err: any) => err.code === 'MRC_ERR_MODEL_BUDGET' && /needs about 201 MB and 800 MB of the MODEL_MEMORY_MB budget of 1000 MB/.test(err.message));
+  new ModelBudget({ threads: 4, memoryBytes: 0 }).check({ threads: 1, memoryBytes: 1e12, measured: false }, loaded, 'no memory budget');
+  assert.equal(estimateMemory(100 * MiB, 2), 2 * (80 * MiB + 400 * MiB));
 });
