@@ -11,9 +11,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { InvalidCursorError, iterateImageRecords, SchemaTooNewError, StoreUnavailableError, type Store } from '../../src/store/index.js';
+import {
+  DatasetExistsError, DatasetLimitError, DatasetNotFoundError, InvalidCursorError, iterateImageRecords, SchemaTooNewError, StoreUnavailableError, type Store,
+} from '../../src/store/index.js';
 import type { Migration } from '../../src/store/migrations/index.js';
-import type { JobProgress, NewJob, NewJobImage } from '../../src/store/types.js';
+import type { JobProgress, NewDataset, NewJob, NewJobImage } from '../../src/store/types.js';
 
 /** One empty database of the engine under test. */
 export interface TestDatabase {
@@ -508,6 +510,185 @@ export function storeConformance(engine: EngineUnderTest): void {
           assert.equal(err.reason, 'closed');
           assert.ok(err.retryAfterSeconds >= 1);
         }
+      });
+    });
+
+    describe('datasets and history', () => {
+      const ANN = { images: [{ id: 1, file_name: 'im0.png' }, { id: 2, file_name: 'im1.png' }], annotations: [{ id: 1, image_id: 1, category_id: 1 }], categories: [{ id: 1, name: 'square' }] };
+      const newDataset = (over: Partial<NewDataset> = {}, images: NewJobImage[] = [img(0), img(1)]): NewDataset => ({
+        name: 'golden', annotations: ANN, annotationCount: 1, categories: [{ id: 1, name: 'square' }], images, createdAt: T0, ...over,
+      });
+      const RESULT = {
+        counts: { images: 2 },
+        losses: { mean: { loss_objectness: 0.01, loss_rpn_box_reg: 0.02, loss_classifier: 0.03, loss_box_reg: 0.04, loss_mask: Number.NaN, loss: 0.5 } },
+        coco: {
+          bbox: { stats: [0.5, 0.75, 0.25, -1], per_category: [{ category_id: 1, name: 'square', ap: 0.5 }, { category_id: 2, name: 'circle', ap: null }] },
+          segm: { stats: [0.4, 0.6, null], per_category: [{ category_id: 1, name: 'square', ap: 0.4 }] },
+        },
+      };
+
+      test('a dataset is created with its images in one transaction, read back, listed and counted; names are unique per owner; the cap holds', async (t) => {
+        const { store } = await setup(t);
+        const d = await store.createDataset(newDataset({ owner: 'alice', schedule: { cron: '0 3 * * *', model: 'shapes', version: null, auto: true, nextRunAt: T0 + 5 } }));
+        assert.match(d.id, /^[0-9a-f-]{36}$/);
+        assert.deepEqual({ name: d.name, owner: d.owner, images: d.images, annotations: d.annotations, evaluations: d.evaluations, createdAt: d.createdAt },
+          { name: 'golden', owner: 'alice', images: 2, annotations: 1, evaluations: 0, createdAt: T0 });
+        assert.equal(d.bytes, 128);
+        assert.deepEqual(d.categories, [{ id: 1, name: 'square' }]);
+        assert.deepEqual(d.schedule, { cron: '0 3 * * *', model: 'shapes', version: null, auto: true, nextRunAt: T0 + 5, lastRunAt: null, lastJobId: null, lastError: null });
+        assert.equal((await store.getDataset(d.id, 'alice'))?.id, d.id);
+        assert.equal(await store.getDataset(d.id, 'bob'), null, "another owner's dataset is not found");
+        assert.equal((await store.getDataset(d.id))?.id, d.id, 'no owner given: any');
+        assert.equal(await store.getDataset('nope'), null);
+        await assert.rejects(store.createDataset(newDataset({ owner: 'alice' })), DatasetExistsError);
+        const bobs = await store.createDataset(newDataset({ owner: 'bob', createdAt: T0 + 1 }));
+        const anon = await store.createDataset(newDataset({ createdAt: T0 + 2 }));
+        await assert.rejects(store.createDataset(newDataset({})), DatasetExistsError, 'no owner: one namespace');
+        assert.equal(await store.countDatasets(), 3);
+        await assert.rejects(store.createDataset(newDataset({ name: 'fourth', max: 3 })), DatasetLimitError);
+        // a failing image leaves nothing
+        await assert.rejects(store.createDataset(newDataset({ name: 'broken' }, [img(0), { index: 1, fileName: 'x.png' }])));
+        assert.equal(await store.countDatasets(), 3);
+        const all = await store.listDatasets({ limit: 2 });
+        assert.deepEqual(all.datasets.map((x) => x.id), [anon.id, bobs.id]);
+        const rest = await store.listDatasets({ limit: 2, cursor: all.nextCursor });
+        assert.deepEqual(rest.datasets.map((x) => x.id), [d.id]);
+        assert.equal(rest.nextCursor, null);
+        assert.deepEqual((await store.listDatasets({ owner: 'bob' })).datasets.map((x) => x.id), [bobs.id]);
+      });
+
+      test('a dataset job reads its inputs from the dataset, is kept as history and counted apart from uploaded jobs', async (t) => {
+        const { store } = await setup(t);
+        const images = [img(0, 100), img(1, 200)];
+        const d = await store.createDataset(newDataset({}, images));
+        await assert.rejects(store.createJob({ options: {}, total: 0, datasetId: randomUUID(), input: { mode: 'dataset' } }), DatasetNotFoundError);
+        const job = await store.createJob({ options: {}, total: 0, createdAt: T0, datasetId: d.id, modelName: 'shapes', modelVersion: '1', modelSha256: 'ab'.repeat(32), trigger: 'manual', input: { mode: 'dataset' } });
+        assert.equal(job.mode, 'model');
+        assert.equal(job.datasetId, d.id);
+        assert.equal(job.progress.total, 2);
+        const input = await store.getJobInput(job.id);
+        assert.equal(input?.mode, 'model');
+        assert.deepEqual(input?.mode === 'model' && input.annotations, ANN);
+        assert.deepEqual(input?.mode === 'model' && input.images, [
+          { index: 0, fileName: 'im0.png', field: 'image[0]', size: 100 }, { index: 1, fileName: 'im1.png', field: 'image[1]', size: 200 },
+        ]);
+        assert.ok(Buffer.from((await store.getJobImage(job.id, 1))!.bytes).equals(images[1]!.bytes));
+        assert.equal(await store.getJobImage(job.id, 7), null);
+        const uploaded = await store.createJob(detectionsJob());
+        assert.equal((await store.countByStatus('history')).queued, 1);
+        assert.equal((await store.countByStatus('upload')).queued, 1);
+        assert.equal((await store.countByStatus()).queued, 2);
+        assert.deepEqual((await store.listJobs({ kind: 'history', now: T0 })).jobs.map((j) => j.id), [job.id]);
+        assert.deepEqual((await store.listJobs({ kind: 'upload', now: T0 })).jobs.map((j) => j.id), [uploaded.id]);
+        const claimed = await store.claimJob(job.id, 'w', 60_000, T0);
+        assert.ok(claimed);
+        await store.putImageRecord(job.id, 0, new Uint8Array([9, 9]));
+        assert.ok(await store.finishJob(job.id, { status: 'done', result: RESULT, now: T0 + 10, ttlMs: TTL, leaseOwner: 'w' }));
+        assert.equal((await store.getJob(job.id, T0 + 10 * TTL))?.expiresAt, null, 'history never expires');
+        assert.equal(await store.deleteExpired(T0 + 10 * TTL), 0);
+        assert.equal((await store.listImageRecords(job.id)).length, 1, 'the records stay (comparisons need them)');
+        assert.ok(await store.getJobImage(job.id, 0), 'the images are the dataset\'s: still readable');
+        // a queued dataset job cancelled: history too
+        const q = await store.createJob({ options: {}, total: 0, createdAt: T0 + 1, datasetId: d.id, input: { mode: 'dataset' } });
+        assert.equal((await store.requestCancel(q.id, TTL, T0 + 2))?.expiresAt, null);
+      });
+
+      test('a dataset is not deleted while a job of it is queued or running; then it goes with its evaluations', async (t) => {
+        const { store } = await setup(t);
+        const d = await store.createDataset(newDataset({ owner: 'alice' }));
+        const job = await store.createJob({ options: {}, total: 0, createdAt: T0, datasetId: d.id, owner: 'alice', input: { mode: 'dataset' } });
+        assert.equal(await store.deleteDataset(d.id, 'bob'), 'missing');
+        assert.equal(await store.deleteDataset(d.id, 'alice'), 'busy');
+        assert.ok(await store.claimJob(job.id, 'w', 60_000, T0));
+        assert.equal(await store.deleteDataset(d.id), 'busy');
+        await store.putImageRecord(job.id, 0, { k: 1 });
+        assert.ok(await store.finishJob(job.id, { status: 'done', result: RESULT, now: T0 + 1, ttlMs: TTL, leaseOwner: 'w' }));
+        assert.equal((await store.getDataset(d.id))?.evaluations, 1);
+        assert.equal(await store.deleteDataset(d.id, 'alice'), 'deleted');
+        assert.equal(await store.getDataset(d.id), null);
+        assert.equal(await store.getJob(job.id, T0), null);
+        assert.deepEqual(await store.listImageRecords(job.id), []);
+        assert.equal(await store.deleteDataset(d.id), 'missing');
+      });
+
+      test('the history lists summaries from the summary columns, filtered and paged', async (t) => {
+        const { store } = await setup(t);
+        const d = await store.createDataset(newDataset({ owner: 'alice' }));
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const j = await store.createJob({
+            options: {}, total: 0, createdAt: T0 + i * 1000, datasetId: d.id, owner: i === 4 ? 'bob' : 'alice', modelName: i % 2 ? 'm1' : 'm2', modelVersion: String(i),
+            modelSha256: 'cd'.repeat(32), trigger: i === 0 ? 'schedule' : 'manual', input: { mode: 'dataset' },
+          });
+          ids.push(j.id);
+          if (i < 3) {
+            await store.claimJob(j.id, 'w', 60_000, T0);
+            await store.finishJob(j.id, { status: 'done', result: RESULT, now: T0 + i * 1000 + 500, ttlMs: TTL, leaseOwner: 'w' });
+          }
+        }
+        const up = await store.createJob(detectionsJob({ createdAt: T0 + 10_000, owner: 'alice' }));
+        const all = await store.listHistory({ now: T0 });
+        assert.deepEqual(all.rows.map((r) => r.id), [up.id, ...[...ids].reverse()]);
+        const alice = await store.listHistory({ owner: 'alice', datasetId: d.id, now: T0 });
+        assert.deepEqual(alice.rows.map((r) => r.id), [ids[3], ids[2], ids[1], ids[0]]);
+        const r0 = alice.rows[3]!;
+        assert.deepEqual({ status: r0.status, model: r0.modelName, version: r0.modelVersion, sha: r0.modelSha256, ds: r0.datasetId, name: r0.datasetName, trigger: r0.trigger, total: r0.total, finishedAt: r0.finishedAt },
+          { status: 'done', model: 'm2', version: '0', sha: 'cd'.repeat(32), ds: d.id, name: 'golden', trigger: 'schedule', total: 2, finishedAt: T0 + 500 });
+        assert.deepEqual(r0.summary, {
+          images: 2,
+          losses: { loss_objectness: 0.01, loss_rpn_box_reg: 0.02, loss_classifier: 0.03, loss_box_reg: 0.04, loss_mask: null, loss: 0.5 },
+          box: { ap: 0.5, ap50: 0.75, ap75: 0.25 }, mask: { ap: 0.4, ap50: 0.6, ap75: null }, classes: [],
+        });
+        const queued = alice.rows[0]!;
+        assert.deepEqual(queued.summary, { images: null, losses: null, box: { ap: null, ap50: null, ap75: null }, mask: { ap: null, ap50: null, ap75: null }, classes: [] });
+        const withClasses = await store.listHistory({ id: ids[0], classes: true, now: T0 });
+        assert.deepEqual(withClasses.rows[0]!.summary.classes, [
+          { category_id: 1, name: 'square', box_ap: 0.5, mask_ap: 0.4 }, { category_id: 2, name: 'circle', box_ap: null, mask_ap: null },
+        ]);
+        assert.deepEqual((await store.listHistory({ id: ids[0], owner: 'bob', now: T0 })).rows, []);
+        assert.deepEqual((await store.listHistory({ id: 'not-a-uuid', now: T0 })).rows, []);
+        assert.deepEqual((await store.listHistory({ modelName: 'm1', now: T0 })).rows.map((r) => r.id), [ids[3], ids[1]]);
+        assert.deepEqual((await store.listHistory({ modelName: 'm2', modelVersion: '2', now: T0 })).rows.map((r) => r.id), [ids[2]]);
+        assert.deepEqual((await store.listHistory({ status: 'done', datasetId: d.id, now: T0 })).rows.map((r) => r.id), [ids[2], ids[1], ids[0]]);
+        assert.deepEqual((await store.listHistory({ since: T0 + 1000, until: T0 + 3000, now: T0 })).rows.map((r) => r.id), [ids[2], ids[1]]);
+        const p1 = await store.listHistory({ datasetId: d.id, limit: 2, now: T0 });
+        const p2 = await store.listHistory({ datasetId: d.id, limit: 2, cursor: p1.nextCursor, now: T0 });
+        const p3 = await store.listHistory({ datasetId: d.id, limit: 2, cursor: p2.nextCursor, now: T0 });
+        assert.deepEqual([...p1.rows, ...p2.rows, ...p3.rows].map((r) => r.id), [...ids].reverse());
+        assert.equal(p3.nextCursor, null);
+        await assert.rejects(store.listHistory({ cursor: 'garbage' }), InvalidCursorError);
+        // an uploaded job's summary is written at finish too; it expires as before
+        await store.claimJob(up.id, 'w', 60_000, T0);
+        await store.finishJob(up.id, { status: 'done', result: RESULT, now: T0 + 20_000, ttlMs: TTL, leaseOwner: 'w' });
+        assert.equal((await store.listHistory({ id: up.id, now: T0 + 20_000 })).rows[0]?.summary.box.ap, 0.5);
+        assert.deepEqual((await store.listHistory({ id: up.id, now: T0 + 20_000 + TTL })).rows, []);
+      });
+
+      test('schedules: due datasets, one claim per firing across connections, run outcomes, automatic runs, baseline', async (t) => {
+        const { store, open } = await setup(t);
+        const other = await open();
+        const d = await store.createDataset(newDataset({ owner: 'alice' }));
+        const e = await store.createDataset(newDataset({ name: 'auto-any', schedule: { cron: null, model: null, version: null, auto: true, nextRunAt: null } }));
+        assert.equal(await store.setDatasetSchedule(d.id, { cron: '0 * * * *', model: 'shapes', version: '1', auto: true, nextRunAt: T0 + 100 }, 'bob'), null);
+        const set = await store.setDatasetSchedule(d.id, { cron: '0 * * * *', model: 'shapes', version: '1', auto: true, nextRunAt: T0 + 100 }, 'alice');
+        assert.equal(set?.schedule.nextRunAt, T0 + 100);
+        assert.deepEqual(await store.dueDatasets(T0 + 99), []);
+        assert.deepEqual((await store.dueDatasets(T0 + 100)).map((x) => x.id), [d.id]);
+        const wins = await Promise.all([store.claimScheduledRun(d.id, T0 + 100, T0 + 200, T0 + 150), other.claimScheduledRun(d.id, T0 + 100, T0 + 200, T0 + 150)]);
+        assert.deepEqual(wins.sort(), [false, true]);
+        assert.deepEqual(await store.dueDatasets(T0 + 150), []);
+        await store.recordDatasetRun(d.id, { jobId: null, error: 'no slot' });
+        const got = (await store.getDataset(d.id))!;
+        assert.deepEqual([got.schedule.lastRunAt, got.schedule.lastError, got.schedule.nextRunAt], [T0 + 150, 'no slot', T0 + 200]);
+        assert.deepEqual((await store.autoDatasets('shapes')).map((x) => x.id).sort(), [d.id, e.id].sort());
+        assert.deepEqual((await store.autoDatasets('other')).map((x) => x.id), [e.id]);
+        const claims = await Promise.all([store.claimAutoRun(e.id, 'shapes@1:model_loaded'), other.claimAutoRun(e.id, 'shapes@1:model_loaded')]);
+        assert.deepEqual(claims.sort(), [false, true]);
+        assert.equal(await store.claimAutoRun(e.id, 'shapes@2:model_loaded'), true);
+        const job = randomUUID();
+        assert.equal((await store.setDatasetBaseline(d.id, job, 'alice'))?.baselineJobId, job);
+        assert.equal(await store.setDatasetBaseline(d.id, job, 'bob'), null);
+        assert.equal((await store.setDatasetBaseline(d.id, null))?.baselineJobId, null);
       });
     });
   });
