@@ -145,10 +145,26 @@ describe('over HTTP, with tokens', async () => {
     assert.ok(!listed.includes(id), listed.slice(0, 300));
     assert.ok((await app.inject({ url: '/datasets', headers: bearer(alice) })).body.includes(id));
     assert.equal((await app.inject({ url: `/datasets/${id}`, headers: bearer(alice) })).statusCode, 200);
-    if (has('POST', '/evaluations')) {
-      // bob cannot evaluate alice's dataset either
-      const res = await app.inject({ method: 'POST', url: '/evaluations', headers: bearer(bob), payload: { dataset_id: id } });
-      assert.equal(res.statusCode, 404, res.body);
+    // bob cannot evaluate alice's dataset either
+    const res = await app.inject({ method: 'POST', url: '/evaluations', headers: bearer(bob), payload: { dataset_id: id } });
+    assert.equal(res.statusCode, 404, res.body);
+    if (has('GET', '/evaluations/:id/compare/:other_id')) {
+      // two evaluations of alice's dataset: alice compares them, bob gets 404
+      const runs: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const r = await app.inject({ method: 'POST', url: '/evaluations', headers: bearer(alice), payload: { dataset_id: id } });
+        assert.equal(r.statusCode, 202, r.body);
+        runs.push(r.json().id as string);
+        assert.equal((await waitEnded(app, runs[i]!, alice)).status, 'done');
+      }
+      const url = `/evaluations/${runs[0]}/compare/${runs[1]}`;
+      assert.equal((await app.inject({ url, headers: bearer(alice) })).statusCode, 200);
+      assert.equal((await app.inject({ url, headers: bearer(bob) })).statusCode, 404);
+      if (has('PUT', '/datasets/:id/baseline')) {
+        const put = (tok: TestToken) => app.inject({ method: 'PUT', url: `/datasets/${id}/baseline`, headers: bearer(tok), payload: { evaluation_id: runs[0] } });
+        assert.equal((await put(bob)).statusCode, 404);
+        assert.equal((await put(alice)).statusCode, 200);
+      }
     }
     return undefined;
   });
