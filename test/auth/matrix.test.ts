@@ -12,12 +12,14 @@ import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { RouteAccessEntry } from '../../src/plugins/auth.js';
 import { SCOPES } from '../../src/auth/scopes.js';
-import { build, listen } from '../helper.js';
-import { bearer, LogCapture, matrixTokens, secret, writeTokensFile } from './support.js';
+import { assertError, build, listen } from '../helper.js';
+import { bearer, LogCapture, matrixTokens, secret, token, writeTokensFile } from './support.js';
 
 const tokens = matrixTokens();
+/** Not used by the matrix: a token with every scope and its own rate limit of 2 requests a minute. */
+const limited = token('limited', [...SCOPES], { rate_limit: { max: 2, window: '1 minute' } });
 const logs = new LogCapture();
-const app = await build({ after }, { TOKENS_FILE: writeTokensFile(tokens.values()), METRICS_AUTH: 'on' }, { logger: { level: 'trace', stream: logs } });
+const app = await build({ after }, { TOKENS_FILE: writeTokensFile([...tokens.values(), limited]), METRICS_AUTH: 'on' }, { logger: { level: 'trace', stream: logs } });
 
 /** The route table, one entry per (method, url); OPTIONS/HEAD kept (they are routes too). */
 const routes: RouteAccessEntry[] = [...new Map(app.auth.routes.map((r) => [`${r.method} ${r.url}`, r])).values()];
@@ -146,6 +148,22 @@ describe('a real listening server', () => {
   });
 });
 
+describe('rate limit in the real app', () => {
+  it('a token over its rate_limit gets 429 MRC_ERR_RATE_LIMITED with Retry-After on any protected route; probes are exempt', async () => {
+    assert.equal((await app.inject({ url: '/models', headers: bearer(limited) })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'POST', url: '/evaluate', headers: bearer(limited) })).statusCode, 400);
+    for (const [method, url] of [['GET', '/models'], ['POST', '/evaluations'], ['POST', '/predict'], ['GET', '/metrics']] as const) {
+      const res = await app.inject({ method, url, headers: bearer(limited) });
+      const body = assertError(res, 429, 'MRC_ERR_RATE_LIMITED', null);
+      assert.match(String(body.message), /2 requests per 60 s for token "limited"/);
+      const retry = Number(res.headers['retry-after']);
+      assert.ok(retry >= 1 && retry <= 60, String(res.headers['retry-after']));
+    }
+    for (let i = 0; i < 5; i++) assert.equal((await app.inject({ url: '/health/ready', headers: bearer(limited) })).statusCode, 200);
+    assert.equal((await app.inject({ url: '/models', headers: bearer(tokens.get('only-inference')!) })).statusCode, 200, 'other tokens go on');
+  });
+});
+
 describe('logs', () => {
   it('no token appears in the log at trace level; a logged Authorization header is redacted', async () => {
     const tok = tokens.get('only-evaluate')!;
@@ -153,7 +171,7 @@ describe('logs', () => {
     app.log.info({ request: { headers: { authorization: `Bearer ${tok.secret}` } }, headers: { authorization: tok.secret } }, 'and other shapes');
     await app.inject({ method: 'GET', url: `/evaluations/${ID}`, headers: bearer(tok) }); // a rejected request (404) is logged too
     assert.ok(logs.lines.length > 100, `${logs.lines.length} log lines`);
-    for (const t of tokens.values()) assert.ok(!logs.text.includes(t.secret), `token ${t.name} leaked into the log`);
+    for (const t of [...tokens.values(), limited]) assert.ok(!logs.text.includes(t.secret), `token ${t.name} leaked into the log`);
     const logged = logs.records().filter((r) => r.msg === 'a request logged with its headers' || r.msg === 'and other shapes');
     assert.equal(logged.length, 2);
     // `req` goes through Fastify's request serializer (no headers at all); other shapes are redacted
@@ -162,6 +180,6 @@ describe('logs', () => {
     assert.deepEqual((logged[1]!.request as { headers: unknown }).headers, { authorization: '[redacted]' });
     // rejections are logged by token name and reason, never by token
     assert.ok(logs.records().some((r) => r.msg === 'request rejected' && r.code === 'MRC_ERR_FORBIDDEN' && typeof r.token === 'string'));
-    assert.ok(logs.records().some((r) => r.msg === 'access control on' && r.tokens === tokens.size));
+    assert.ok(logs.records().some((r) => r.msg === 'access control on' && r.tokens === tokens.size + 1));
   });
 });
