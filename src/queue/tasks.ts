@@ -137,9 +137,18 @@ export class TaskRunner {
     const ok = await this.opts.store.finishJob(job.id, { status, now, ttlMs: this.opts.ttlMs, leaseOwner: null, ...(error ? { error } : {}) });
     this.contexts.delete(job.id);
     if (ok) {
+      void this.emitCounts();
       if (status === 'failed') this.log.info({ job: job.id, err }, 'evaluation job failed');
       this.opts.observer?.finished?.({ ...job, status, result: null, error: error ?? null, finishedAt: now } as Job, (now - (job.startedAt ?? job.createdAt)) / 1000);
     }
+  }
+
+  /** Jobs per status to the observer (metrics), after a job ended here. */
+  private async emitCounts(): Promise<void> {
+    if (!this.opts.observer?.counts) return;
+    try {
+      this.opts.observer.counts(await this.opts.store.countByStatus());
+    } catch { /* the store is unavailable: the service's next poll */ }
   }
 
   /** Whether an error means "try this task again later" rather than "the job failed". */
@@ -222,6 +231,7 @@ export class TaskRunner {
       this.contexts.delete(job.id);
       if (ok) {
         this.stats.merges++;
+        void this.emitCounts();
         this.log.info({ job: job.id, ms: Math.round(performance.now() - t0) }, 'evaluation job merged and finished');
         this.opts.observer?.finished?.({ ...job, status: 'done', result: output.result, error: null, finishedAt: now } as Job, (now - (job.startedAt ?? job.createdAt)) / 1000);
       }
