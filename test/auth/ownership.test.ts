@@ -38,7 +38,7 @@ describe('the job service filters by owner', () => {
     describeError: (err) => ({ statusCode: 500, code: 'X', message: String(err), field: null }),
   });
   after(() => service.close());
-  const submit = (owner: string | null) => service.submit({ owner, mode: 'detections', groundTruth: GT, detections: DETS, options: {}, total: 2 });
+  const submit = (owner: string | null) => service.submit({ owner, mode: 'detections', groundTruth: GT, detections: DETS, options: { lossSampling: 'expected' }, total: 2 });
 
   it('get, report, cancel and list: the owner sees the job, another owner gets "not found", null sees all', async () => {
     const job = await submit('alice');

@@ -104,7 +104,7 @@ describe('answers', () => {
   it('a bad TOKENS_FILE stops the start-up with the reason', async () => {
     const app = Fastify({ logger: false });
     app.decorate('config', loadConfig({ TOKENS_FILE: writeTokensFile([{ ...reader, scopes: ['inference', 'root' as never] }]) }));
-    await assert.rejects(app.register(authPlugin).then(() => app.ready()), (err: unknown) => err instanceof TokensFileError && /entry \[0\] "reader", field "scopes" has an unknown scope "root"/.test(err.message));
+    await assert.rejects(async () => { await app.register(authPlugin); await app.ready(); }, (err: unknown) => err instanceof TokensFileError && /entry \[0\] "reader", field "scopes" has an unknown scope "root"/.test(err.message));
     await app.close().catch(() => undefined);
   });
 });
