@@ -27,6 +27,8 @@ export const TAGS = [
   { name: 'evaluation', description: 'The five Mask R-CNN losses, COCO AP/AR (bbox, segm) and per-class VOC tables for a labelled set.' },
   { name: 'models', description: 'Metadata of the loaded model: classes, execution provider, inputs and outputs.' },
   { name: 'health', description: 'Liveness and readiness probes for orchestrators.' },
+  { name: 'datasets', description: 'Golden datasets stored once and evaluated again and again: on request, on a cron schedule, when a model version is loaded or becomes the default.' },
+  { name: 'history', description: 'Evaluations over time: the history with summaries, series per dataset and model, paired-bootstrap comparisons, diagnosis.' },
 ] as const;
 
 export interface SwaggerPluginOptions {

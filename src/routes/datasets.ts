@@ -91,18 +91,20 @@ export default async function datasetsRoutes(app: FastifyInstance): Promise<void
   app.delete<{ Params: DatasetParams }>('/datasets/:id', {
     config: { scope: 'evaluate' },
     schema: {
-      tags: ['datasets'], operationId: 'deleteDataset', summary: 'Delete a dataset with its images and its evaluations (history)',
+      tags: ['datasets'], operationId: 'deleteDataset', summary: 'Delete a dataset with its images and its evaluations (history); answers the dataset as it was',
       description: 'Refused (409 MRC_ERR_DATASET_BUSY) while an evaluation of the dataset is queued or running: cancel it first. '
         + 'Its Prometheus series go at the next refresh.',
       params: DatasetParamsSchema,
-      response: { 204: Type.Null({ description: 'Deleted' }), 400: errorResponses(400)[400]!, 404: DatasetNotFoundSchema, 409: DatasetConflictSchema, ...errorResponses(500, 503) },
+      response: { 200: DatasetSchema, 400: errorResponses(400)[400]!, 404: DatasetNotFoundSchema, 409: DatasetConflictSchema, ...errorResponses(500, 503) },
     },
-  }, async (request, reply) => {
-    const outcome = await store.deleteDataset(request.params.id, ownerOf(request));
+  }, async (request) => {
+    const owner = ownerOf(request);
+    const before = await requireDataset(store, request.params.id, owner);
+    const outcome = await store.deleteDataset(before.id, owner);
     if (outcome === 'missing') throw new DatasetNotFound(request.params.id);
     if (outcome === 'busy') throw new DatasetBusy(request.params.id);
     void app.history.refreshMetrics().catch(() => undefined);
-    return reply.code(204).send();
+    return datasetView(before); // as it was
   });
 
   app.put<{ Params: DatasetParams; Body: ScheduleBody }>('/datasets/:id/schedule', {

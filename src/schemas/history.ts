@@ -11,6 +11,7 @@ const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const Time = Type.String({ format: 'date-time' });
 const ID = '3f2b8c1e-7d4a-4e8b-9a51-0c6f2d9e1b7a';
 const DS = '0b7f6d2a-1c3e-4f5a-8b9c-2d4e6f8a0b1c';
+const ID2 = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 const Uuid = (description: string) => Type.String({ pattern: '^[0-9a-fA-F-]{36}$', description, examples: [ID] });
 
 /** The five losses and their sum, as means over the images. */
@@ -29,6 +30,27 @@ const ApTriple = Type.Object({
   ap50: Nullable(Type.Number({ description: 'AP at IoU 0.5' })),
   ap75: Nullable(Type.Number({ description: 'AP at IoU 0.75' })),
 }, { description: 'COCO AP of one IoU type (null: not evaluated, or no GT)' });
+
+const EXAMPLE_SUMMARY = {
+  id: ID, status: 'done' as const, mode: 'model' as const,
+  created_at: '2026-11-30T03:00:00.000Z', started_at: '2026-11-30T03:00:00.020Z', finished_at: '2026-11-30T03:00:21.400Z',
+  model: { name: 'shapes-maskrcnn', version: '1.1.0', sha256: '5f1c0e9a2b7d4c3e8f6a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a' },
+  dataset: { id: DS, name: 'shapes-golden' }, trigger: 'schedule', images: 17,
+  losses: { loss_objectness: 0.0021, loss_rpn_box_reg: 0.0034, loss_classifier: 0.041, loss_box_reg: 0.052, loss_mask: 0.11, loss: 0.2085 },
+  box: { ap: 0.91, ap50: 0.99, ap75: 0.97 }, mask: { ap: 0.88, ap50: 0.99, ap75: 0.95 },
+  links: { self: `/evaluations/${ID}`, report: `/evaluations/${ID}/report` },
+};
+const EXAMPLE_DELTA = { base: 0.91, other: 0.87, delta: -0.04, ci_low: -0.071, ci_high: -0.012, resamples: 1000, verdict: 'worse' as const };
+const EXAMPLE_DATASET = {
+  id: DS, name: 'shapes-golden', images: 17, bytes: 61234, annotations: 29,
+  categories: [{ id: 1, name: 'square' }, { id: 2, name: 'circle' }, { id: 3, name: 'triangle' }],
+  created_at: '2026-11-29T12:00:00.000Z', evaluations: 12, baseline_evaluation_id: ID,
+  schedule: {
+    cron: '0 3 * * *', model: 'shapes-maskrcnn', version: null, auto: true, next_run_at: '2026-12-01T03:00:00.000Z', last_run_at: '2026-11-30T03:00:00.004Z',
+    last_evaluation_id: ID, last_error: null,
+  },
+  links: { self: `/datasets/${DS}`, evaluations: `/evaluations?dataset_id=${DS}`, series: `/evaluations/series?dataset_id=${DS}` },
+};
 
 // ---------------------------------------------------------------- datasets
 
@@ -64,7 +86,7 @@ const DatasetLinks = Type.Object({
 
 export const DatasetCreatedSchema = Type.Object({
   id: Type.String(), name: Type.String(), images: Type.Integer({ minimum: 1 }), links: DatasetLinks,
-}, { title: 'DatasetCreated', examples: [{ id: DS, name: 'shapes-golden', images: 17, links: { self: `/datasets/${DS}`, evaluations: `/evaluations?dataset_id=${DS}`, series: `/evaluations/series?dataset_id=${DS}` } }] });
+}, { title: 'DatasetCreated', description: 'The dataset is stored: evaluate it with POST /evaluations {"dataset_id"}', examples: [{ id: DS, name: 'shapes-golden', images: 17, links: { self: `/datasets/${DS}`, evaluations: `/evaluations?dataset_id=${DS}`, series: `/evaluations/series?dataset_id=${DS}` } }] });
 
 export const DatasetSchema = Type.Object({
   id: Type.String(),
@@ -78,11 +100,11 @@ export const DatasetSchema = Type.Object({
   baseline_evaluation_id: Nullable(Type.String({ description: 'Pinned baseline: AP drops are measured against it' })),
   schedule: ScheduleSchema,
   links: DatasetLinks,
-}, { title: 'Dataset' });
+}, { title: 'Dataset', description: 'A registered dataset: counts, categories, schedule, pinned baseline', examples: [EXAMPLE_DATASET] });
 export type DatasetView = Static<typeof DatasetSchema>;
 
 export const DatasetListQuerySchema = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'Page size' })),
   cursor: Type.Optional(Type.String({ maxLength: 200, description: '`next_cursor` of the previous page' })),
 });
 export type DatasetListQuery = Static<typeof DatasetListQuerySchema>;
@@ -90,7 +112,7 @@ export type DatasetListQuery = Static<typeof DatasetListQuerySchema>;
 export const DatasetListSchema = Type.Object({
   datasets: Type.Array(DatasetSchema),
   next_cursor: Nullable(Type.String()),
-}, { title: 'DatasetList' });
+}, { title: 'DatasetList', description: 'The caller\'s datasets, newest first', examples: [{ datasets: [EXAMPLE_DATASET], next_cursor: null }] });
 
 export const ScheduleBodySchema = Type.Object({
   cron: Type.Optional(Nullable(Type.String({ maxLength: 120, description: 'Cron expression (UTC; 5 fields, or 6 with seconds); null removes the timed runs' }))),
@@ -117,13 +139,13 @@ export type DatasetEvaluationBody = Static<typeof DatasetEvaluationBodySchema>;
 // ---------------------------------------------------------------- history
 
 export const HistoryQuerySchema = Type.Object({
-  model: Type.Optional(Type.String({ maxLength: 200 })),
-  version: Type.Optional(Type.String({ maxLength: 200 })),
+  model: Type.Optional(Type.String({ maxLength: 200, description: 'Only evaluations of this model (its manifest name)' })),
+  version: Type.Optional(Type.String({ maxLength: 200, description: 'Only evaluations of this model version' })),
   dataset_id: Type.Optional(Uuid('Only evaluations of this dataset')),
-  status: Type.Optional(Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed'), Type.Literal('cancelled')])),
+  status: Type.Optional(Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed'), Type.Literal('cancelled')], { description: 'Only evaluations in this status' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'Created at or after (ISO 8601)' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'Created before (ISO 8601)' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'Page size' })),
   cursor: Type.Optional(Type.String({ maxLength: 200, description: '`next_cursor` of the previous page' })),
 });
 export type HistoryQuery = Static<typeof HistoryQuerySchema>;
@@ -143,13 +165,13 @@ export const EvaluationSummarySchema = Type.Object({
   box: ApTriple,
   mask: ApTriple,
   links: Type.Object({ self: Type.String(), report: Type.String() }),
-}, { title: 'EvaluationSummary' });
+}, { title: 'EvaluationSummary', examples: [EXAMPLE_SUMMARY] });
 export type EvaluationSummaryView = Static<typeof EvaluationSummarySchema>;
 
 export const HistorySchema = Type.Object({
   evaluations: Type.Array(EvaluationSummarySchema, { description: 'Newest first' }),
   next_cursor: Nullable(Type.String()),
-}, { title: 'EvaluationHistory' });
+}, { title: 'EvaluationHistory', description: 'One page of evaluations, newest first, with their summaries', examples: [{ evaluations: [EXAMPLE_SUMMARY], next_cursor: null }] });
 
 // ---------------------------------------------------------------- diagnosis over time
 
@@ -168,9 +190,9 @@ export type TrendFlagView = Static<typeof TrendFlagSchema>;
 export const SeriesQuerySchema = Type.Object({
   dataset_id: Uuid('The dataset'),
   model: Type.Optional(Type.String({ maxLength: 200, description: 'Only this model (default: every model)' })),
-  version: Type.Optional(Type.String({ maxLength: 200 })),
-  since: Type.Optional(Type.String({ format: 'date-time' })),
-  until: Type.Optional(Type.String({ format: 'date-time' })),
+  version: Type.Optional(Type.String({ maxLength: 200, description: 'Only this model version' })),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'Created at or after (ISO 8601)' })),
+  until: Type.Optional(Type.String({ format: 'date-time', description: 'Created before (ISO 8601)' })),
   limit: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000, default: 100, description: 'The latest `limit` done evaluations' })),
 });
 export type SeriesQuery = Static<typeof SeriesQuerySchema>;
@@ -197,7 +219,18 @@ export const SeriesSchema = Type.Object({
   baseline_evaluation_id: Nullable(Type.String()),
   points: Type.Array(SeriesPointSchema, { description: 'Done evaluations, oldest first' }),
   flags: Type.Array(TrendFlagSchema),
-}, { title: 'EvaluationSeries' });
+}, {
+  title: 'EvaluationSeries',
+  description: 'Done evaluations of a dataset oldest first, with per-class AP, and the diagnosis of the latest',
+  examples: [{
+    dataset: { id: DS, name: 'shapes-golden' }, model: 'shapes-maskrcnn', baseline_evaluation_id: ID,
+    points: [{ id: ID, created_at: '2026-11-30T03:00:00.000Z', finished_at: '2026-11-30T03:00:21.400Z', model: EXAMPLE_SUMMARY.model,
+      losses: EXAMPLE_SUMMARY.losses, box: EXAMPLE_SUMMARY.box, mask: EXAMPLE_SUMMARY.mask,
+      classes: [{ category_id: 1, name: 'square', box_ap: 0.93, mask_ap: 0.9 }, { category_id: 2, name: 'circle', box_ap: 0.88, mask_ap: 0.86 }] }],
+    flags: [{ code: 'mask_share', severity: 'warning', evaluation_id: ID, metric: 'loss_mask', class: null, value: 0.54, reference: 0.5,
+      message: 'loss_mask is 54% of the total (> 50%): the mask head lags the detector.' }],
+  }],
+});
 
 // ---------------------------------------------------------------- comparison
 
@@ -207,7 +240,7 @@ export type CompareParams = Static<typeof CompareParamsSchema>;
 export const CompareQuerySchema = Type.Object({
   resamples: Type.Optional(Type.Integer({ minimum: 1000, maximum: 20000, default: 1000, description: 'Bootstrap resamples' })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, default: 1, description: 'Seed of the resampling (same seed, same intervals)' })),
-  confidence: Type.Optional(Type.Number({ minimum: 0.5, maximum: 0.999, default: 0.95 })),
+  confidence: Type.Optional(Type.Number({ minimum: 0.5, maximum: 0.999, default: 0.95, description: 'Level of the two-sided percentile intervals' })),
   curves: Type.Optional(Type.Boolean({ default: true, description: 'Include the PR curves' })),
 });
 export type CompareQuery = Static<typeof CompareQuerySchema>;
@@ -262,5 +295,21 @@ export const ComparisonSchema = Type.Object({
     segm: Type.Optional(Type.Object({ base: CurvesOfOne, other: CurvesOfOne })),
   })),
   flags: Type.Array(TrendFlagSchema, { description: 'Diagnosis of `other` against `base` (as if base were the pinned baseline)' }),
-}, { title: 'EvaluationComparison' });
+}, {
+  title: 'EvaluationComparison',
+  description: 'Deltas other − base with paired-bootstrap intervals, verdicts, both PR curves, and the diagnosis',
+  examples: [{
+    base: EXAMPLE_SUMMARY, other: { ...EXAMPLE_SUMMARY, id: ID2 }, dataset: { id: DS, name: 'shapes-golden' },
+    bootstrap: { method: 'paired_percentile', images: 17, resamples: 1000, seed: 1, confidence: 0.95 },
+    iou_types: {
+      bbox: {
+        overall: { ap: EXAMPLE_DELTA, ap50: { ...EXAMPLE_DELTA, base: 0.99, other: 0.98, delta: -0.01, ci_low: -0.03, ci_high: 0 } },
+        classes: [{ category_id: 1, name: 'square', gts: 12, ap: EXAMPLE_DELTA, ap50: EXAMPLE_DELTA, verdict: 'no_evidence' }],
+      },
+    },
+    losses: null,
+    pr_curves: null,
+    flags: [],
+  }],
+});
 export type ComparisonView = Static<typeof ComparisonSchema>;

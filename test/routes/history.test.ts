@@ -185,7 +185,8 @@ describe('datasets, history and comparison', () => {
     assert.deepEqual(listed.evaluations.map((e) => e.id), [b, a]);
 
     const del = await app.inject({ method: 'DELETE', url: `/datasets/${ds.id}` });
-    assert.equal(del.statusCode, 204, del.body);
+    assert.equal(del.statusCode, 200, del.body);
+    assert.equal(del.json().evaluations, 2);
     assertError(await app.inject({ method: 'GET', url: `/datasets/${ds.id}` }), 404, 'MRC_ERR_DATASET_NOT_FOUND', 'params.id');
     assertError(await app.inject({ method: 'GET', url: `/evaluations/${a}` }), 404, 'MRC_ERR_JOB_NOT_FOUND', 'params.id');
     assertError(await app.inject({ method: 'GET', url: `/evaluations/series?dataset_id=${ds.id}` }), 404, 'MRC_ERR_DATASET_NOT_FOUND', 'querystring.dataset_id');
