@@ -108,48 +108,97 @@ export function prepareVoc(gt: CocoGroundTruth, warnings?: WarningCollector): Vo
 
 const NONE = new Float32Array(0);
 
+/** Results of a batch grouped by image, then label, input order within (computed once per batch). */
+interface DtGroups {
+  /** result indices: image ascending, label ascending, input order */
+  order: Int32Array;
+  /** image i's results are order[start[i] .. start[i+1]) */
+  start: Int32Array;
+  label: Int32Array;
+}
+
+const groupsCache = new WeakMap<CocoResults, WeakMap<VocGroundTruth, DtGroups>>();
+
+function groupsOf(vgt: VocGroundTruth, dt: CocoResults): DtGroups {
+  let byGt = groupsCache.get(dt);
+  if (!byGt) groupsCache.set(dt, (byGt = new WeakMap()));
+  let g = byGt.get(vgt);
+  if (g) return g;
+  const I = vgt.filePos.length, n = dt.count;
+  const start = new Int32Array(I + 1), order = new Int32Array(n), label = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    start[dt.image[r]! + 1]!++;
+    label[r] = vgt.labelOf[dt.category[r]!]!;
+  }
+  for (let i = 0; i < I; i++) start[i + 1]! += start[i]!;
+  const fill = start.slice(0, I);
+  for (let r = 0; r < n; r++) order[fill[dt.image[r]!]!++] = r;
+  // stable insertion sort by label inside each image (a handful of results each)
+  for (let i = 0; i < I; i++) {
+    const lo = start[i]!, hi = start[i + 1]!;
+    for (let q = lo + 1; q < hi; q++) {
+      const v = order[q]!, lv = label[v]!;
+      let p = q - 1;
+      while (p >= lo && label[order[p]!]! > lv) {
+        order[p + 1] = order[p]!;
+        p--;
+      }
+      order[p + 1] = v;
+    }
+  }
+  g = { order, start, label };
+  byGt.set(vgt, g);
+  return g;
+}
+
 /**
  * tp/fp of the detections of `dt` on the given sorted image positions (default: every image with a
  * detection), per class, as eval_map computes them image by image. Images without detections give
- * no record (they add nothing to any class).
+ * no record (they add nothing to any class). The results are grouped by image once per `dt`, so
+ * feeding the images of a batch in chunks costs no more than one call.
  */
 export function vocImageRecords(
   vgt: VocGroundTruth, dt: CocoResults, opts: { iouThr: number; useLegacyCoordinate?: boolean }, images?: Iterable<number>,
 ): VocImageRecord[] {
-  const wanted = images === undefined ? null : new Set(images);
-  // detections grouped by (image, label), keeping results order within a group
-  const groups = new Map<number, Map<number, number[]>>();
-  for (let r = 0; r < dt.count; r++) {
-    const img = dt.image[r]!;
-    if (wanted && !wanted.has(img)) continue;
-    const label = vgt.labelOf[dt.category[r]!]!;
-    let byLabel = groups.get(img);
-    if (!byLabel) groups.set(img, (byLabel = new Map()));
-    const list = byLabel.get(label);
-    if (list) list.push(r);
-    else byLabel.set(label, [r]);
-  }
+  const { order, start, label } = groupsOf(vgt, dt);
   const out: VocImageRecord[] = [];
-  for (const [img, byLabel] of groups) {
+  const one = (img: number): void => {
+    const lo = start[img]!, hi = start[img + 1]!;
+    if (lo === hi) return;
     const pos = vgt.filePos[img]!;
     const classes: VocClassRecord[] = [];
-    for (const label of [...byLabel.keys()].sort((x, y) => x - y)) {
-      const rs = byLabel.get(label)!;
-      const dets = new Float32Array(5 * rs.length);
-      rs.forEach((r, q) => {
-        const x = dt.bbox[4 * r]!, y = dt.bbox[4 * r + 1]!, o = 5 * q;
+    for (let q = lo; q < hi;) {
+      const lab = label[order[q]!]!;
+      let e = q + 1;
+      while (e < hi && label[order[e]!] === lab) e++;
+      const n = e - q;
+      const dets = new Float32Array(5 * n);
+      for (let i = 0; i < n; i++) {
+        const r = order[q + i]!;
+        const x = dt.bbox[4 * r]!, y = dt.bbox[4 * r + 1]!, o = 5 * i;
         dets[o] = x;
         dets[o + 1] = y;
         dets[o + 2] = x + dt.bbox[4 * r + 2]!; // summed in double, then stored as float32
         dets[o + 3] = y + dt.bbox[4 * r + 3]!;
         dets[o + 4] = dt.score[r]!;
-      });
-      const { tp, fp } = tpfpDefault(dets, vgt.gtBy[pos]!.get(label) ?? NONE, vgt.ignBy[pos]!.get(label) ?? NONE, opts.iouThr, opts.useLegacyCoordinate ?? false);
-      const scores = new Float32Array(rs.length);
-      for (let q = 0; q < rs.length; q++) scores[q] = dets[5 * q + 4]!;
-      classes.push({ label, scores, tp, fp });
+      }
+      const { tp, fp } = tpfpDefault(dets, vgt.gtBy[pos]!.get(lab) ?? NONE, vgt.ignBy[pos]!.get(lab) ?? NONE, opts.iouThr, opts.useLegacyCoordinate ?? false);
+      const scores = new Float32Array(n);
+      for (let i = 0; i < n; i++) scores[i] = dets[5 * i + 4]!;
+      classes.push({ label: lab, scores, tp, fp });
+      q = e;
     }
     out.push({ filePos: pos, classes });
+  };
+  if (images === undefined) {
+    for (let img = 0; img < vgt.filePos.length; img++) one(img);
+  } else {
+    const seen = new Set<number>();
+    for (const img of images) {
+      if (seen.has(img)) continue;
+      seen.add(img);
+      one(img);
+    }
   }
   return out;
 }

@@ -13,7 +13,7 @@ import { matchCell, type CellInput } from './match.js';
 import type { CocoParams } from './params.js';
 import { RecordArena, type ImageEvalRecord } from './records.js';
 import {
-  MAX_MASK_PIXELS, maskGeometry, maskIou, parsePolygons, parseRleObject, segmentationToRle, type MaskGeometry,
+  checkPolygons, MAX_MASK_PIXELS, MaskSet, maskSetIou, parseRleObject, polygonsToCounts, segmentationToRle,
 } from './segmentation.js';
 
 export { ImageEvalRecord } from './records.js';
@@ -41,6 +41,8 @@ export interface CocoEvalContext {
   gtStart: Int32Array;
   dtOrder: Int32Array;
   dtStart: Int32Array;
+  /** Record storage shared by every evaluateImages call on this context (chunks of images). */
+  arena?: RecordArena;
 }
 
 function groupByImageThenCategory(image: Int32Array, category: Int32Array, I: number, K: number): [Int32Array, Int32Array] {
@@ -66,7 +68,7 @@ const validatedGt = new WeakSet<CocoGroundTruth>();
  */
 export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warnings?: WarningCollector): void {
   const check = (v: unknown, path: string, h: number, w: number): void => {
-    if (Array.isArray(v)) parsePolygons(v, path, warnings);
+    if (Array.isArray(v)) checkPolygons(v, path, warnings);
     else if (isObject(v)) {
       const rle = parseRleObject(v, path, true);
       if (rle.h !== h || rle.w !== w) {
@@ -116,7 +118,7 @@ export function prepareEvaluation(
  */
 export function evaluateImages(ctx: CocoEvalContext, imageIds?: Iterable<number>): EvalRecords {
   const records: ImageEvalRecord[] = [];
-  const arena = new RecordArena();
+  const arena = (ctx.arena ??= new RecordArena());
   const I = ctx.gt.imageIds.length;
   if (imageIds === undefined) {
     for (let i = 0; i < I; i++) evaluateImage(ctx, i, records, arena);
@@ -170,23 +172,39 @@ function reserve(D: number, nAll: number, G: number): void {
   if (cell.iou.length < D * G) cell.iou = new Float64Array(Math.max(D * G, 2 * cell.iou.length));
 }
 
-/** Masks of one cell's GT (file order) and top detections (score order). */
-function cellMasks(ctx: CocoEvalContext, img: number, gIdx: Int32Array, dIdx: Int32Array): [MaskGeometry[], MaskGeometry[]] {
+/** Reused mask storage of the current cell. */
+const masks = new MaskSet();
+
+/** A segmentation validated by {@link validateSegmentations} → counts (RLE strings decoded transiently). */
+function validatedCounts(seg: unknown, path: () => string, h: number, w: number): { counts: ArrayLike<number>; h: number; w: number } {
+  if (Array.isArray(seg)) return { counts: polygonsToCounts(seg as number[][], h, w), h, w };
+  return segmentationToRle(seg, path(), h, w, undefined, true);
+}
+
+/**
+ * Masks of one cell into {@link masks}: the top D detections (score order) at 0..D-1, then the GT
+ * (file order) at D..D+G-1.
+ */
+function cellMasks(ctx: CocoEvalContext, img: number, gIdx: Int32Array, dIdx: Int32Array, D: number): void {
   const { gt, dt } = ctx;
   const h = gt.heights[img]!, w = gt.widths[img]!;
-  const gm = Array.from(gIdx, (a) => {
-    const p = `${gt.path}.annotations[${gt.anns.source[a]}].segmentation`;
-    return maskGeometry(segmentationToRle(gt.anns.segmentation[a], p, h, w, undefined, true));
-  });
-  const dm = Array.from(dIdx, (r) => {
+  masks.clear();
+  for (let j = 0; j < D; j++) {
+    const r = dIdx[j]!;
     const seg = dt.segmentation[r];
     if (seg === undefined) {
       // loadRes bbox branch: segmentation = the box as a 4-point polygon
-      return maskGeometry({ h, w, counts: frBbox(dt.bbox.subarray(4 * r, 4 * r + 4), h, w) });
+      masks.add(frBbox(dt.bbox.subarray(4 * r, 4 * r + 4), h, w), h, w);
+    } else {
+      const m = validatedCounts(seg, () => `${dt.path}[${dt.source[r]}].segmentation`, h, w);
+      masks.add(m.counts, m.h, m.w);
     }
-    return maskGeometry(segmentationToRle(seg, `${dt.path}[${dt.source[r]}].segmentation`, h, w, undefined, true));
-  });
-  return [gm, dm];
+  }
+  for (let k = 0; k < gIdx.length; k++) {
+    const a = gIdx[k]!;
+    const m = validatedCounts(gt.anns.segmentation[a], () => `${gt.path}.annotations[${gt.anns.source[a]}].segmentation`, h, w);
+    masks.add(m.counts, m.h, m.w);
+  }
 }
 
 /** `computeIoU` + `evaluateImg` for every area range of one cell. */
@@ -221,10 +239,10 @@ function evaluateCell(ctx: CocoEvalContext, img: number, cat: number, gAll: Int3
       for (let k = 0; k < G; k++) iou[j * G + k] = cocoBoxIou(dt.bbox, r4, gt.anns.bbox, 4 * gAll[k]!, cell.crowd[k] === 1);
     }
   } else if (needMasks) {
-    const [gm, dm] = cellMasks(ctx, img, gAll, dIdx.subarray(0, D));
+    cellMasks(ctx, img, gAll, dIdx, D);
     for (let j = 0; j < D; j++) {
-      if (ctx.segmArea === 'mask') cell.dtArea[j] = dm[j]!.area;
-      for (let k = 0; k < G; k++) iou[j * G + k] = maskIou(dm[j]!, gm[k]!, cell.crowd[k] === 1);
+      if (ctx.segmArea === 'mask') cell.dtArea[j] = masks.area[j]!;
+      for (let k = 0; k < G; k++) iou[j * G + k] = maskSetIou(masks, j, D + k, cell.crowd[k] === 1);
     }
   }
   cell.imageId = gt.imageIds[img]!;

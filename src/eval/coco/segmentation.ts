@@ -6,7 +6,7 @@
  */
 import { fail, type WarningCollector, expectArray, expectInteger, isObject, typeName } from '../json-check.js';
 import { MAX_POLYGON_STEPS, polygonSteps } from '../polygon.js';
-import { countsSum, frPolygons, parseCountsString, rleArea, rleToBbox, type Rle } from '../rle.js';
+import { countsSum, frPoly, frPolygons, parseCountsString, rleArea, rleToBbox, type Rle } from '../rle.js';
 
 /** Largest mask accepted (h*w must fit pycocotools' uint counts with room to spare). */
 export const MAX_MASK_PIXELS = 2 ** 31 - 1;
@@ -65,6 +65,34 @@ export function parsePolygons(v: unknown[], path: string, warnings?: WarningColl
     if (steps > MAX_POLYGON_STEPS) fail(`${path}[${i}]`, `polygon too large to rasterize (${steps} boundary points, limit ${MAX_POLYGON_STEPS})`, 413);
     return out;
   });
+}
+
+/**
+ * {@link parsePolygons}' checks (same errors and warnings) without copying the coordinates: the
+ * evaluation validates every polygon up front, then rasterizes the JSON arrays themselves.
+ */
+export function checkPolygons(v: unknown[], path: string, warnings?: WarningCollector): void {
+  if (v.length === 0) fail(path, 'empty polygon list (pycocotools cannot rasterize it)');
+  for (let i = 0; i < v.length; i++) {
+    const p = v[i];
+    if (!Array.isArray(p)) expectArray(p, `${path}[${i}]`);
+    const a = p as unknown[];
+    if (a.length < 6) fail(`${path}[${i}]`, `polygon needs at least 3 points (6 numbers), got ${a.length} numbers`);
+    if (a.length % 2 === 1) warnings?.add('odd-polygon', `${path}[${i}]`, 'polygon has an odd number of coordinates; the last one is ignored, as in pycocotools');
+    for (let j = 0; j < a.length; j++) {
+      const x = a[j];
+      if (typeof x !== 'number') fail(`${path}[${i}][${j}]`, `must be a number, got ${typeName(x)}`, 400);
+      if (!(Math.abs(x) <= MAX_ABS_COORD)) fail(`${path}[${i}][${j}]`, `coordinate out of range: ${x}`);
+    }
+    const steps = polygonSteps(a as number[]);
+    if (steps > MAX_POLYGON_STEPS) fail(`${path}[${i}]`, `polygon too large to rasterize (${steps} boundary points, limit ${MAX_POLYGON_STEPS})`, 413);
+  }
+}
+
+/** Polygons already checked by {@link checkPolygons} → RLE counts (one part: no merge copy). */
+export function polygonsToCounts(v: readonly (readonly number[])[], h: number, w: number): Uint32Array {
+  if (v.length === 1) return frPoly(v[0]!, h, w);
+  return frPolygons(v, h, w).counts;
 }
 
 /**
@@ -165,4 +193,127 @@ export function maskIou(d: MaskGeometry, g: MaskGeometry, gtIsCrowd: boolean): n
   }
   if (inter === 0) return 0;
   return inter / (gtIsCrowd ? d.area : d.area + g.area - inter);
+}
+
+/**
+ * The masks of one (image, category) cell with their {@link MaskGeometry} packed into reused typed
+ * arrays (no allocation per mask): mask i has size `h[i]×w[i]`, `area[i]`, box `bb[4i..4i+4)` and
+ * foreground runs `runs[runStart[i] .. runStart[i+1])` as `[start, end)` pairs.
+ */
+export class MaskSet {
+  n = 0;
+  h = new Float64Array(64);
+  w = new Float64Array(64);
+  area = new Float64Array(64);
+  bb = new Float64Array(256);
+  runStart = new Int32Array(65);
+  runs = new Uint32Array(1 << 14);
+
+  clear(): void {
+    this.n = 0;
+    this.runStart[0] = 0;
+  }
+
+  /** Adds the mask of `counts` (`h×w`); returns its index. Geometry in one pass over the counts. */
+  add(counts: ArrayLike<number>, h: number, w: number): number {
+    const i = this.n;
+    if (i + 1 >= this.h.length) this.growMasks();
+    const len = counts.length;
+    let r = this.runStart[i]!;
+    if (r + len + 2 > this.runs.length) {
+      const b = new Uint32Array(Math.max(2 * this.runs.length, r + len + 2));
+      b.set(this.runs.subarray(0, r));
+      this.runs = b;
+    }
+    const runs = this.runs;
+    // rleArea + the fork's rleToBbox + foreground runs (positions < 2^31: no uint32 wrap)
+    let pos = 0, area = 0, xs = w >>> 0, ys = h >>> 0, xe = 0, ye = 0;
+    for (let j = 0; j < len; j++) {
+      const c = counts[j]!;
+      if (j & 1 && c > 0) {
+        runs[r++] = pos;
+        runs[r++] = pos + c;
+        area += c;
+        const yStart = pos % h, xStart = (pos - yStart) / h;
+        const last = pos + c - 1;
+        const yEnd = last % h, xEnd = (last - yEnd) / h;
+        if (xStart < xs) xs = xStart;
+        if (xEnd > xe) xe = xEnd;
+        if (xStart < xEnd) {
+          ys = 0;
+          ye = h - 1;
+        } else {
+          if (yStart < ys) ys = yStart;
+          if (yEnd > ye) ye = yEnd;
+        }
+      }
+      pos += c;
+    }
+    this.h[i] = h;
+    this.w[i] = w;
+    this.area[i] = area;
+    const o = 4 * i;
+    if (len - (len % 2) === 0) {
+      this.bb[o] = 0; this.bb[o + 1] = 0; this.bb[o + 2] = 0; this.bb[o + 3] = 0;
+    } else {
+      this.bb[o] = xs; this.bb[o + 1] = ys; this.bb[o + 2] = (xe - xs + 1) >>> 0; this.bb[o + 3] = (ye - ys + 1) >>> 0;
+    }
+    this.runStart[i + 1] = r;
+    this.n = i + 1;
+    return i;
+  }
+
+  private growMasks(): void {
+    const n = 2 * this.h.length;
+    const grow = <T extends Float64Array | Int32Array>(a: T, size: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(size);
+      b.set(a);
+      return b;
+    };
+    this.h = grow(this.h, n);
+    this.w = grow(this.w, n);
+    this.area = grow(this.area, n);
+    this.bb = grow(this.bb, 4 * n);
+    this.runStart = grow(this.runStart, n + 1);
+  }
+}
+
+/** {@link maskIou} of masks `d` and `g` of a {@link MaskSet}. */
+export function maskSetIou(m: MaskSet, d: number, g: number, gtIsCrowd: boolean): number {
+  const bb = m.bb, od = 4 * d, og = 4 * g;
+  const dx = bb[od]!, dy = bb[od + 1]!, gx = bb[og]!, gy = bb[og + 1]!;
+  if (Math.min(bb[od + 2]! + dx, bb[og + 2]! + gx) - Math.max(dx, gx) <= 0) return 0;
+  if (Math.min(bb[od + 3]! + dy, bb[og + 3]! + gy) - Math.max(dy, gy) <= 0) return 0;
+  if (m.h[d] !== m.h[g] || m.w[d] !== m.w[g]) return -1;
+  const r = m.runs;
+  const aEnd = m.runStart[d + 1]!, bEnd = m.runStart[g + 1]!;
+  let i = m.runStart[d]!, j = m.runStart[g]!;
+  if (i === aEnd || j === bEnd) return 0;
+  // skip runs that end before the other mask's first run starts
+  const b0 = r[j]!, a0 = r[i]!;
+  i = firstEndingAfter(r, i, aEnd, b0);
+  j = firstEndingAfter(r, j, bEnd, a0);
+  let inter = 0;
+  while (i < aEnd && j < bEnd) {
+    const as = r[i]!, ae = r[i + 1]!, bs = r[j]!, be = r[j + 1]!;
+    const s = as > bs ? as : bs;
+    const e = ae < be ? ae : be;
+    if (e > s) inter += e - s;
+    if (ae < be) i += 2;
+    else j += 2;
+  }
+  if (inter === 0) return 0;
+  const da = m.area[d]!;
+  return inter / (gtIsCrowd ? da : da + m.area[g]! - inter);
+}
+
+/** First run (even index in [lo, hi)) of `r` whose end is > x, or hi. */
+function firstEndingAfter(r: Uint32Array, lo: number, hi: number, x: number): number {
+  let a = lo >> 1, b = hi >> 1;
+  while (a < b) {
+    const mid = (a + b) >> 1;
+    if (r[2 * mid + 1]! > x) b = mid;
+    else a = mid + 1;
+  }
+  return 2 * a;
 }
