@@ -320,9 +320,15 @@ export class MemoryStore implements Store {
       .map(([index, r]) => ({ index, record: r.bytes ? Uint8Array.from(r.bytes) : parse(r.json) }));
   }
 
-  async doneImageIndices(id: string): Promise<number[]> {
+  async doneImageIndices(id: string, range: { from?: number; to?: number } = {}): Promise<number[]> {
     this.open();
-    return [...(this.entry(id)?.records.keys() ?? [])].sort((a, b) => a - b);
+    const from = range.from ?? 0, to = range.to ?? 2 ** 31 - 1;
+    return [...(this.entry(id)?.records.keys() ?? [])].filter((k) => k >= from && k < to).sort((a, b) => a - b);
+  }
+
+  async countImageRecords(id: string): Promise<number> {
+    this.open();
+    return this.entry(id)?.records.size ?? 0;
   }
 
   async deleteJob(id: string): Promise<boolean> {

@@ -183,7 +183,7 @@ export class TaskRunner {
     try {
       const ctx = await this.context(job);
       const size = ctx.prepared.images.length;
-      const done = new Set(await store.doneImageIndices(job.id));
+      const done = new Set(await store.doneImageIndices(job.id, { from: task.from, to: task.to }));
       let ms = 0;
       for (let k = task.from; k < Math.min(task.to, size); k++) {
         if (done.has(k)) continue;
@@ -199,7 +199,7 @@ export class TaskRunner {
         this.stats.images++;
         await yieldLoop();
       }
-      const recorded = (await store.doneImageIndices(job.id)).length;
+      const recorded = await store.countImageRecords(job.id);
       if (ms > 0 || recorded >= size) {
         const imageMs = job.progress.imageMs + ms;
         await store.updateProgress(job.id, QUEUE_OWNER, { phase: recorded >= size ? 'evaluation' : 'images', done: Math.min(recorded, size), total: size, imageMs });

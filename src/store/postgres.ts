@@ -405,10 +405,17 @@ export class PostgresStore implements Store {
       .map((r) => ({ index: Number(r.image_index), record: r.record_bytes !== null ? r.record_bytes : r.record_json }));
   }
 
-  async doneImageIndices(id: string): Promise<number[]> {
+  async doneImageIndices(id: string, range: { from?: number; to?: number } = {}): Promise<number[]> {
     const key = normId(id);
     if (!key) return [];
-    return (await this.q('SELECT image_index FROM image_records WHERE job_id = $1 ORDER BY image_index', [key], 'done_indices')).map((r) => Number(r.image_index));
+    return (await this.q('SELECT image_index FROM image_records WHERE job_id = $1 AND image_index >= $2 AND image_index < $3 ORDER BY image_index',
+      [key, range.from ?? 0, range.to ?? 2 ** 31 - 1], 'done_indices_in')).map((r) => Number(r.image_index));
+  }
+
+  async countImageRecords(id: string): Promise<number> {
+    const key = normId(id);
+    if (!key) return 0;
+    return Number((await this.q('SELECT count(*) AS n FROM image_records WHERE job_id = $1', [key], 'count_records'))[0]?.n ?? 0);
   }
 
   async deleteJob(id: string): Promise<boolean> {

@@ -446,9 +446,17 @@ export class SqliteStore implements Store {
       .map((r) => ({ index: Number(r.image_index), record: r.record_bytes !== null ? r.record_bytes as Uint8Array : JSON.parse(String(r.record_json)) })) : []));
   }
 
-  doneImageIndices(id: string): Promise<number[]> {
+  doneImageIndices(id: string, range: { from?: number; to?: number } = {}): Promise<number[]> {
     const key = normId(id);
-    return this.run(() => (key ? this.s('SELECT image_index FROM image_records WHERE job_id = ? ORDER BY image_index').all(key).map((r) => Number(r.image_index)) : []));
+    return this.run(() => (key
+      ? this.s('SELECT image_index FROM image_records WHERE job_id = ? AND image_index >= ? AND image_index < ? ORDER BY image_index')
+        .all(key, range.from ?? 0, range.to ?? 2 ** 31 - 1).map((r) => Number(r.image_index))
+      : []));
+  }
+
+  countImageRecords(id: string): Promise<number> {
+    const key = normId(id);
+    return this.run(() => (key ? Number(this.s('SELECT count(*) AS n FROM image_records WHERE job_id = ?').get(key)?.n ?? 0) : 0));
   }
 
   deleteJob(id: string): Promise<boolean> {

@@ -297,8 +297,14 @@ export interface Store {
    */
   listImageRecords(id: string, page?: { after?: number; limit?: number }): Promise<ImageRecord[]>;
 
-  /** Indices that have a record, ascending (where a resumed job continues). */
-  doneImageIndices(id: string): Promise<number[]>;
+  /**
+   * Indices that have a record, ascending (where a resumed job continues); only those in
+   * [`range.from`, `range.to`) when given (a distributed task checks its own images).
+   */
+  doneImageIndices(id: string, range?: { from?: number; to?: number }): Promise<number[]>;
+
+  /** How many images of the job have a record (0 for an unknown job): the progress of a distributed job. */
+  countImageRecords(id: string): Promise<number>;
 
   /** Deletes the job, its inputs and records (whatever its status). @returns false when unknown */
   deleteJob(id: string): Promise<boolean>;

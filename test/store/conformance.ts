@@ -691,5 +691,22 @@ export function storeConformance(engine: EngineUnderTest): void {
         assert.equal((await store.setDatasetBaseline(d.id, null))?.baselineJobId, null);
       });
     });
+
+    describe('records of distributed tasks', () => {
+      test('done indices within a range; the count of records; a record written twice counts once', async (t) => {
+        const { store } = await setup(t);
+        const job = await store.createJob(modelJob({}, [img(0), img(1), img(2), img(3), img(4)]));
+        assert.equal(await store.countImageRecords(job.id), 0);
+        for (const k of [4, 1, 2, 1]) await store.putImageRecord(job.id, k, { k });
+        assert.equal(await store.countImageRecords(job.id), 3);
+        assert.deepEqual(await store.doneImageIndices(job.id, { from: 1, to: 3 }), [1, 2]);
+        assert.deepEqual(await store.doneImageIndices(job.id, { from: 3 }), [4]);
+        assert.deepEqual(await store.doneImageIndices(job.id, { to: 2 }), [1]);
+        assert.deepEqual(await store.doneImageIndices(job.id, { from: 5, to: 9 }), []);
+        assert.deepEqual(await store.doneImageIndices(job.id), [1, 2, 4]);
+        assert.equal(await store.countImageRecords(randomUUID()), 0);
+        assert.equal(await store.countImageRecords('not-a-uuid'), 0);
+      });
+    });
   });
 }
