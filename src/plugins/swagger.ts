@@ -25,7 +25,7 @@ export const OPENAPI_VERSION = '3.1.0';
 export const TAGS = [
   { name: 'inference', description: 'Run the model on an image: instances with boxes, masks and scores, or a rendered PNG.' },
   { name: 'evaluation', description: 'The five Mask R-CNN losses, COCO AP/AR (bbox, segm) and per-class VOC tables for a labelled set.' },
-  { name: 'models', description: 'Metadata of the loaded model: classes, execution provider, inputs and outputs.' },
+  { name: 'models', description: 'The loaded models and versions: metadata (classes, execution provider, inputs and outputs), state, loading, unloading, default versions; Open Inference Protocol metadata.' },
   { name: 'health', description: 'Liveness and readiness probes for orchestrators.' },
   { name: 'datasets', description: 'Golden datasets stored once and evaluated again and again: on request, on a cron schedule, when a model version is loaded or becomes the default.' },
   { name: 'history', description: 'Evaluations over time: the history with summaries, series per dataset and model, paired-bootstrap comparisons, diagnosis.' },

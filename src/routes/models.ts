@@ -13,8 +13,11 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ownerOf } from '../auth/scopes.js';
 import { CanaryRefusedError } from '../models/canary.js';
-import { ErrorSchema, errorResponses } from '../schemas/common.js';
-import { CanaryResultSchema, LoadModelBodySchema, ModelDetailSchema, ModelsResponseSchema, ModelVersionSchema, SetDefaultBodySchema, SetDefaultResponseSchema } from '../schemas/model.js';
+import { errorResponses } from '../schemas/common.js';
+import {
+  CanaryFailedSchema, CanaryRefusedSchema, LoadModelBodySchema, ModelConflictOrBudgetSchema, ModelConflictSchema, ModelDetailSchema, ModelInvalidSchema,
+  ModelsResponseSchema, ModelVersionSchema, SetDefaultBodySchema, SetDefaultResponseSchema,
+} from '../schemas/model.js';
 
 const NAME = Type.String({ maxLength: 200, description: 'The model: its folder under MODEL_DIR (e.g. shapes) or its manifest `name` (e.g. shapes-maskrcnn)' });
 const VERSION = Type.String({ maxLength: 200, description: 'The version (e.g. 1.1.0)' });
@@ -65,7 +68,7 @@ export default async function modelsRoutes(app: FastifyInstance): Promise<void> 
         + '202; the sessions then load and warm up in the background: poll `GET /models/{name}` until the version is `ready` '
         + '(or `failed`, with the reason in `error`). Other versions keep serving throughout.',
       body: LoadModelBodySchema,
-      response: { 202: ModelVersionSchema, ...errorResponses(400, 404), 409: errorResponses(409)[409]!, ...errorResponses(422, 500, 503) },
+      response: { 202: ModelVersionSchema, ...errorResponses(400, 404), 409: ModelConflictOrBudgetSchema, 422: ModelInvalidSchema, ...errorResponses(500, 503) },
     },
   }, async (request, reply) => {
     const b = request.body;
@@ -89,7 +92,7 @@ export default async function modelsRoutes(app: FastifyInstance): Promise<void> 
         + 'Refused (409) for the default version of a model with other versions (set another default first) and for the '
         + 'only version of the default model. A `failed` version is forgotten at once.',
       params: Type.Object({ name: NAME, version: VERSION }),
-      response: { 202: ModelVersionSchema, ...errorResponses(404), 409: errorResponses(409)[409]!, ...errorResponses(500) },
+      response: { 202: ModelVersionSchema, ...errorResponses(404), 409: ModelConflictSchema, ...errorResponses(500) },
     },
   }, async (request, reply) => {
     const { entry, done } = service.unload(request.params.name, request.params.version);
@@ -111,8 +114,8 @@ export default async function modelsRoutes(app: FastifyInstance): Promise<void> 
       body: SetDefaultBodySchema,
       response: {
         200: SetDefaultResponseSchema, ...errorResponses(400, 404),
-        409: Type.Object({ ...ErrorSchema.properties, canary: Type.Optional(CanaryResultSchema) }, { description: 'Version not ready, or the canary refused it (`canary`: the verdicts)' }),
-        ...errorResponses(422, 500, 503),
+        409: CanaryRefusedSchema, 422: CanaryFailedSchema,
+        ...errorResponses(500, 503),
       },
     },
   }, async (request, reply) => {

@@ -1,7 +1,8 @@
 /**
  * @file GET /models, GET /health/live and GET /health/ready schemas.
  */
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
+import { ErrorSchema } from './common.js';
 
 const ValueInfoSchema = Type.Object({
   name: Type.String(),
@@ -58,7 +59,12 @@ export const ModelVersionSchema = Type.Object({
   threads: Type.Integer({ description: 'Worker threads it takes from MODEL_THREADS: workers x intra-op threads' }),
   memory_mb: Type.Integer({ description: 'Memory it takes from MODEL_MEMORY_MB: the estimate, or the measured RSS growth of its load' }),
   memory_measured: Type.Boolean({ description: '`memory_mb` is a measurement (true) or the estimate before the load (false)' }),
-}, { title: 'ModelVersion', description: 'One model version and its state' });
+}, {
+  title: 'ModelVersion', description: 'One model version and its state',
+  examples: [{ ...EXAMPLE, model: 'shapes', state: 'ready', default: true, default_model: true, error: null, in_use: 0, threads: 2, memory_mb: 217, memory_measured: true }],
+});
+const VERSION_EXAMPLE = { ...EXAMPLE, model: 'shapes', state: 'ready', default: true, default_model: true, error: null, in_use: 0, threads: 2, memory_mb: 217, memory_measured: true };
+const LOADING_EXAMPLE = { model: 'shapes', name: 'shapes-maskrcnn', version: '2.0.0', state: 'loading', default: false, default_model: false, error: null, in_use: 0, threads: 2, memory_mb: 183, memory_measured: false };
 
 const BudgetSchema = Type.Object({
   threads: Type.Object({ used: Type.Integer(), total: Type.Integer({ description: 'MODEL_THREADS' }) }),
@@ -69,14 +75,20 @@ export const ModelsResponseSchema = Type.Object({
   models: Type.Array(ModelVersionSchema, { description: 'Every loaded version (also loading, failed and unloading ones), the default model first' }),
   default_model: Type.String({ description: 'The model /predict, /evaluate and /evaluations use' }),
   budget: BudgetSchema,
-}, { title: 'ModelsResponse', description: 'The served models and versions' });
+}, {
+  title: 'ModelsResponse', description: 'The served models and versions',
+  examples: [{ models: [VERSION_EXAMPLE, LOADING_EXAMPLE], default_model: 'shapes', budget: { threads: { used: 4, total: 4 }, memory_mb: { used: 400, total: 6144 } } }],
+});
 
 /** GET /models/{name}: the default version at the top level (as ModelVersion) and every version. */
 export const ModelDetailSchema = Type.Object({
   ...ModelVersionSchema.properties,
   default_version: Type.Union([Type.String(), Type.Null()]),
   versions: Type.Array(ModelVersionSchema),
-}, { title: 'ModelDetail', description: 'One model: its default version\'s fields, and all its versions' });
+}, {
+  title: 'ModelDetail', description: 'One model: its default version\'s fields, and all its versions',
+  examples: [{ ...VERSION_EXAMPLE, default_version: '1.1.0', versions: [VERSION_EXAMPLE, LOADING_EXAMPLE] }],
+});
 
 export const LoadModelBodySchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'Folder under MODEL_DIR' }),
@@ -110,11 +122,50 @@ export const CanaryResultSchema = Type.Object({
     verdict: Type.Union([Type.Literal('better'), Type.Literal('worse'), Type.Literal('no_evidence')], { description: 'AP of candidate − default: the interval excludes 0 above (better) or below (worse)' }),
   })),
 }, { title: 'CanaryResult', description: 'Per-class AP verdicts of the candidate against the current default (GET /evaluations/{id}/compare/{other_id} has the full comparison)' });
+const CANARY_EXAMPLE = {
+  passed: false, dataset_id: '6f1c2a9e-3b7d-4c55-9a0e-1d2b3c4d5e6f',
+  base: { version: '1.1.0', evaluation_id: '0b6b7c1e-52c4-4a43-9f3e-2a4d5b6c7d8e', reused: true },
+  candidate: { version: '2.0.0', evaluation_id: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d', reused: false },
+  confidence: 0.95,
+  classes: [
+    { iou_type: 'bbox', category_id: 1, name: 'square', ap_delta: 0.012, ci_low: -0.01, ci_high: 0.03, verdict: 'no_evidence' },
+    { iou_type: 'bbox', category_id: 3, name: 'triangle', ap_delta: -0.21, ci_low: -0.35, ci_high: -0.08, verdict: 'worse' },
+  ],
+};
+
+/** An error body with its own example (statuses the shared catalog has no example for). */
+function errorWithExample(description: string, example: Record<string, unknown>, extra: Record<string, TSchema> = {}) {
+  return Type.Object({ ...ErrorSchema.properties, ...extra }, { title: 'Error', description, examples: [example] });
+}
+
+export const ModelConflictSchema = errorWithExample('The version is already loaded, loading or unloading; the default version cannot be unloaded; the version is not ready', {
+  statusCode: 409, code: 'MRC_ERR_MODEL_CONFLICT', error: 'Conflict', message: 'version "1.1.0" of model "shapes" is already loaded', field: 'body.version',
+});
+export const ModelConflictOrBudgetSchema = errorWithExample('Already loaded, loading or unloading (MRC_ERR_MODEL_CONFLICT), or over the thread or memory budget (MRC_ERR_MODEL_BUDGET)', {
+  statusCode: 409, code: 'MRC_ERR_MODEL_BUDGET', error: 'Conflict',
+  message: 'version "2.0.0" of model "shapes" needs 2 worker threads (workers x intra-op threads) and 4 of the MODEL_THREADS budget of 4 are used by 2 loaded version(s): unload a version or raise MODEL_THREADS',
+  field: null,
+});
+export const ModelInvalidSchema = errorWithExample('The version\'s files cannot be served: bad manifest, missing graph, sha256 mismatch, manifest version not its folder', {
+  statusCode: 422, code: 'MRC_ERR_MODEL_INVALID', error: 'Unprocessable Entity',
+  message: 'model "mine": sha256 mismatch for /srv/models/mine/2.0.0/model.onnx: manifest says 2cd9…, file is 77ab… (re-export the model or fix manifest.json)', field: 'body.name',
+});
+export const CanaryRefusedSchema = errorWithExample('The version is not ready (MRC_ERR_MODEL_CONFLICT), or the canary refused it (MRC_ERR_CANARY_REFUSED, `canary`: the verdicts)', {
+  statusCode: 409, code: 'MRC_ERR_CANARY_REFUSED', error: 'Conflict',
+  message: 'version "2.0.0" is worse than the default version "1.1.0" on dataset 6f1c2a9e-3b7d-4c55-9a0e-1d2b3c4d5e6f beyond the 95% interval for: triangle (bbox AP -0.210, interval -0.350 to -0.080)',
+  field: 'body.canary', canary: CANARY_EXAMPLE,
+}, { canary: Type.Optional(CanaryResultSchema) });
+export const CanaryFailedSchema = errorWithExample('A canary evaluation failed or did not finish in time', {
+  statusCode: 422, code: 'MRC_ERR_CANARY_FAILED', error: 'Unprocessable Entity', message: 'the canary evaluation 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d of version "2.0.0" ended failed: …', field: 'body.canary',
+});
 
 export const SetDefaultResponseSchema = Type.Object({
   ...ModelDetailSchema.properties,
-  canary: Type.Union([CanaryResultSchema, Type.Null()]),
-}, { title: 'DefaultVersionSet' });
+  canary: Type.Union([CanaryResultSchema, Type.Null()], { description: 'The canary\'s verdicts (null without a canary)' }),
+}, {
+  title: 'DefaultVersionSet', description: 'The model with its new default version, and the canary that allowed it',
+  examples: [{ ...VERSION_EXAMPLE, default_version: '1.1.0', versions: [VERSION_EXAMPLE], canary: null }],
+});
 
 export const LiveSchema = Type.Object({
   status: Type.Literal('ok'),

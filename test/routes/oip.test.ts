@@ -2,8 +2,9 @@
  * Open Inference Protocol (v2) health and metadata: every answer validated against JSON schemas
  * written here from the protocol's own definitions ($live_server_response, $ready_server_response,
  * $ready_model_response, $metadata_model_response, $metadata_tensor, and the error response's
- * `error` string), with no other property allowed; health booleans also in the status (200 true,
- * 4xx false); readiness while a version loads; 404 for unknown models and versions.
+ * `error` string), with no other property allowed on 200 answers; health booleans also in the
+ * status (200 true, 4xx false, whose body adds the service's error fields); readiness while a
+ * version loads; 404 for unknown models and versions.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -29,10 +30,13 @@ const schemas = {
       inputs: { type: 'array', items: tensor }, outputs: { type: 'array', items: tensor },
     },
   },
+  // a 4xx `false` answer: the protocol's fields, plus the service's error fields
+  readyFalse: { type: 'object', required: ['ready', 'statusCode', 'code'], properties: { ready: { const: false } } },
+  modelReadyFalse: { type: 'object', required: ['name', 'ready', 'statusCode', 'code'], properties: { name: { type: 'string' }, ready: { const: false } } },
   // the protocol's error responses are {"error": $string}; ours add fields but keep that one
   error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
 };
-const ajv = new Ajv({ strict: true, allErrors: true });
+const ajv = new Ajv({ strict: true, strictRequired: false, allErrors: true });
 const check = (name: keyof typeof schemas, body: unknown): void => {
   const validate = ajv.compile(schemas[name]);
   assert.ok(validate(body), `${name}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(body)}`);
@@ -85,13 +89,17 @@ test('OIP v2 health and metadata shapes, two models, through a real server', asy
 test('OIP readiness is false (4xx) while the default model loads, true once warm', async () => {
   const app = await buildApp(testConfig({ WARMUP: 'true' }), { logger: false, waitForModel: false });
   try {
+    // false: the protocol's 4xx, its fields, and the service's error fields beside them
     const early = await app.inject({ url: '/v2/health/ready' });
     assert.equal(early.statusCode, 400);
-    check('ready', early.json());
+    check('readyFalse', early.json());
+    check('error', early.json());
     assert.equal(early.json().ready, false);
+    assert.equal(early.json().code, 'MRC_ERR_MODEL_NOT_READY');
     const model = await app.inject({ url: '/v2/models/shapes/ready' });
     assert.equal(model.statusCode, 400);
-    check('modelReady', model.json());
+    check('modelReadyFalse', model.json());
+    assert.deepEqual([model.json().name, model.json().ready], ['shapes', false]);
     assert.equal((await app.inject({ url: '/v2/health/live' })).statusCode, 200);
     await app.models.loaded;
     assert.equal((await app.inject({ url: '/v2/health/ready' })).statusCode, 200);

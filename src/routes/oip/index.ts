@@ -8,7 +8,8 @@
  *   (tensors as `{name, datatype, shape}`: FP32/INT64/…, dynamic dimensions -1);
  * - `GET /v2/models/{name}[/versions/{version}]/ready` → `{name, ready}`.
  * As the protocol says, health answers carry their boolean in the status too: 200 for true, 400
- * for false (with the same body). An unknown model or version is 404 in the service's error shape
+ * for false; a `false` body also has the service's error fields (code MRC_ERR_MODEL_NOT_READY or
+ * MRC_ERR_SHUTTING_DOWN), so every 4xx of the service has the one error shape. An unknown model or version is 404 in the service's error shape
  * (whose `error` string is what the protocol's error response has). Health routes are public,
  * metadata routes need the `inference` scope.
  */
@@ -17,7 +18,7 @@ import { Type } from '@sinclair/typebox';
 import type { ModelEntry } from '../../models/registry.js';
 import type { ValueInfo } from '../../pipeline/session-types.js';
 import { errorResponses } from '../../schemas/common.js';
-import { OipLiveSchema, OipModelMetadataSchema, OipModelReadySchema, OipReadySchema } from './schemas.js';
+import { OipLiveSchema, OipModelMetadataSchema, OipModelNotReadySchema, OipModelReadySchema, OipNotReadySchema, OipReadySchema } from './schemas.js';
 
 /** onnxruntime element type → the protocol's tensor data type. */
 const DATATYPES: Record<string, string> = {
@@ -36,24 +37,28 @@ export function oipTensor(v: ValueInfo): { name: string; datatype: string; shape
 }
 
 const NAME = Type.String({ maxLength: 200, description: 'The model: its folder under MODEL_DIR or its manifest `name`' });
-const VERSION = Type.String({ maxLength: 200 });
+const VERSION = Type.String({ maxLength: 200, description: 'The version (e.g. 1.1.0)' });
 
 /** Registers the /v2 routes. */
 export default async function oipRoutes(app: FastifyInstance): Promise<void> {
   const registry = app.models;
 
-  const answer = (reply: FastifyReply, ok: boolean, body: object): FastifyReply => reply.code(ok ? 200 : 400).send(body);
+  // false: the protocol's 4xx, with its body fields and the service's error fields
+  const answer = (reply: FastifyReply, ok: boolean, body: object): FastifyReply => (ok ? reply.code(200).send(body) : reply.code(400).send({
+    ...body, statusCode: 400, code: app.draining ? 'MRC_ERR_SHUTTING_DOWN' : 'MRC_ERR_MODEL_NOT_READY', error: 'Bad Request',
+    message: app.draining ? 'Server is shutting down' : 'Model is not loaded or not warmed up yet', field: null,
+  }));
 
   app.get('/v2/health/live', {
     config: { scope: 'public' },
-    schema: { tags: ['oip'], operationId: 'oipServerLive', summary: 'Open Inference Protocol: server live', response: { 200: OipLiveSchema, ...errorResponses(500) } },
+    schema: { tags: ['health'], operationId: 'oipServerLive', summary: 'Open Inference Protocol: server live', response: { 200: OipLiveSchema, ...errorResponses(500) } },
   }, async () => ({ live: true }));
 
   app.get('/v2/health/ready', {
     config: { scope: 'public' },
     schema: {
-      tags: ['oip'], operationId: 'oipServerReady', summary: 'Open Inference Protocol: server ready (the default version of every model is ready)',
-      response: { 200: OipReadySchema, 400: OipReadySchema, ...errorResponses(500) },
+      tags: ['health'], operationId: 'oipServerReady', summary: 'Open Inference Protocol: server ready (the default version of every model is ready)',
+      response: { 200: OipReadySchema, 400: OipNotReadySchema, ...errorResponses(500) },
     },
   }, async (_request, reply) => {
     const names = registry.modelNames();
@@ -73,21 +78,21 @@ export default async function oipRoutes(app: FastifyInstance): Promise<void> {
     };
   };
   const metaSchema = { 200: OipModelMetadataSchema, ...errorResponses(404, 500, 503) };
-  const readySchema = { 200: OipModelReadySchema, 400: OipModelReadySchema, ...errorResponses(404, 500) };
+  const readySchema = { 200: OipModelReadySchema, 400: OipModelNotReadySchema, ...errorResponses(404, 500) };
 
   app.get<{ Params: { name: string } }>('/v2/models/:name', {
     config: { scope: 'inference' },
-    schema: { tags: ['oip'], operationId: 'oipModelMetadata', summary: 'Open Inference Protocol: model metadata (default version)', params: Type.Object({ name: NAME }), response: metaSchema },
+    schema: { tags: ['models'], operationId: 'oipModelMetadata', summary: 'Open Inference Protocol: model metadata (default version)', params: Type.Object({ name: NAME }), response: metaSchema },
   }, async (request) => metadata(registry.get(request.params.name, undefined, 'params.name')));
 
   app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version', {
     config: { scope: 'inference' },
-    schema: { tags: ['oip'], operationId: 'oipModelVersionMetadata', summary: 'Open Inference Protocol: model version metadata', params: Type.Object({ name: NAME, version: VERSION }), response: metaSchema },
+    schema: { tags: ['models'], operationId: 'oipModelVersionMetadata', summary: 'Open Inference Protocol: model version metadata', params: Type.Object({ name: NAME, version: VERSION }), response: metaSchema },
   }, async (request) => metadata(registry.get(request.params.name, request.params.version, 'params.name', 'params.version')));
 
   app.get<{ Params: { name: string } }>('/v2/models/:name/ready', {
     config: { scope: 'inference' },
-    schema: { tags: ['oip'], operationId: 'oipModelReady', summary: 'Open Inference Protocol: model ready (default version)', params: Type.Object({ name: NAME }), response: readySchema },
+    schema: { tags: ['models'], operationId: 'oipModelReady', summary: 'Open Inference Protocol: model ready (default version)', params: Type.Object({ name: NAME }), response: readySchema },
   }, async (request, reply) => {
     const e = registry.get(request.params.name, undefined, 'params.name');
     return answer(reply, e.ready && !app.draining, { name: e.model, ready: e.ready && !app.draining });
@@ -95,7 +100,7 @@ export default async function oipRoutes(app: FastifyInstance): Promise<void> {
 
   app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/ready', {
     config: { scope: 'inference' },
-    schema: { tags: ['oip'], operationId: 'oipModelVersionReady', summary: 'Open Inference Protocol: model version ready', params: Type.Object({ name: NAME, version: VERSION }), response: readySchema },
+    schema: { tags: ['models'], operationId: 'oipModelVersionReady', summary: 'Open Inference Protocol: model version ready', params: Type.Object({ name: NAME, version: VERSION }), response: readySchema },
   }, async (request, reply) => {
     const e = registry.get(request.params.name, request.params.version, 'params.name', 'params.version');
     return answer(reply, e.ready && !app.draining, { name: e.model, ready: e.ready && !app.draining });
