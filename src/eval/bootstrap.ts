@@ -135,13 +135,28 @@ export interface PrCurveValues {
 /** Computes AP from a {@link MatchTable} for image weights (see the file header). Reuses its buffers. */
 export class ApEvaluator {
   private readonly t50: number;
+  /** Per category: the flags detection-major ([D×T]), so that a detection's weight is read once. */
+  private readonly byDet: Uint8Array[];
   private rc = new Float64Array(0);
   private pr = new Float64Array(0);
+  private readonly nd: Int32Array;
+  private readonly tp: Float64Array;
+  private readonly fp: Float64Array;
   private readonly q: Float64Array;
 
   constructor(readonly table: MatchTable) {
+    const T = table.iouThrs.length;
     this.t50 = table.iouThrs.findIndex((x) => Math.abs(x - 0.5) < 1e-9);
     this.q = new Float64Array(table.recThrs.length);
+    this.nd = new Int32Array(T);
+    this.tp = new Float64Array(T);
+    this.fp = new Float64Array(T);
+    this.byDet = table.categories.map((c) => {
+      const D = c.image.length;
+      const out = new Uint8Array(D * T);
+      for (let t = 0; t < T; t++) for (let j = 0; j < D; j++) out[j * T + t] = c.flags[t * D + j]!;
+      return out;
+    });
   }
 
   /**
@@ -154,6 +169,7 @@ export class ApEvaluator {
     const K = categories.length, T = iouThrs.length, R = recThrs.length;
     const classAp = new Float64Array(K), classAp50 = new Float64Array(K);
     let sum = 0, sum50 = 0, withGt = 0;
+    const nd = this.nd, tp = this.tp, fp = this.fp, q = this.q;
     for (let k = 0; k < K; k++) {
       const c = categories[k]!;
       let npig = 0;
@@ -165,33 +181,39 @@ export class ApEvaluator {
         continue;
       }
       const N = c.image.length;
-      if (this.rc.length < N) {
-        this.rc = new Float64Array(N);
-        this.pr = new Float64Array(N);
+      if (this.rc.length < T * N) {
+        this.rc = new Float64Array(T * N);
+        this.pr = new Float64Array(T * N);
       }
-      const rc = this.rc, pr = this.pr, q = this.q;
+      const rc = this.rc, pr = this.pr, flags = this.byDet[k]!, image = c.image;
+      nd.fill(0);
+      tp.fill(0);
+      fp.fill(0);
+      // the points of the PR curve of every threshold, in rank order: only where a detection counts
+      // (an ignored or zero-weight one would repeat the previous point)
+      for (let j = 0; j < N; j++) {
+        const w = weights[image[j]!]!;
+        if (w === 0) continue;
+        const o = j * T;
+        for (let t = 0; t < T; t++) {
+          const f = flags[o + t]!;
+          if (f === 0) continue;
+          if (f === 1) tp[t]! += w;
+          else fp[t]! += w;
+          const x = t * N + nd[t]!++;
+          rc[x] = tp[t]! / npig;
+          pr[x] = tp[t]! / (fp[t]! + tp[t]! + SPACING_1);
+        }
+      }
       let apSum = 0;
       const perT: number[][] = [];
       for (let t = 0; t < T; t++) {
-        // points only where a detection counts (ignored or zero-weight ones repeat the previous point)
-        let tp = 0, fp = 0, nd = 0;
-        const off = t * N;
-        for (let j = 0; j < N; j++) {
-          const f = c.flags[off + j]!;
-          if (f === 0) continue;
-          const w = weights[c.image[j]!]!;
-          if (w === 0) continue;
-          if (f === 1) tp += w;
-          else fp += w;
-          rc[nd] = tp / npig;
-          pr[nd] = tp / (fp + tp + SPACING_1);
-          nd++;
-        }
-        for (let j = nd - 1; j > 0; j--) if (pr[j]! > pr[j - 1]!) pr[j - 1] = pr[j]!;
+        const base = t * N, n = nd[t]!;
+        for (let j = base + n - 1; j > base; j--) if (pr[j]! > pr[j - 1]!) pr[j - 1] = pr[j]!;
         let j = 0, s = 0;
         for (let r = 0; r < R; r++) {
-          while (j < nd && rc[j]! < recThrs[r]!) j++;
-          q[r] = j < nd ? pr[j]! : 0;
+          while (j < n && rc[base + j]! < recThrs[r]!) j++;
+          q[r] = j < n ? pr[base + j]! : 0;
           s += q[r]!;
         }
         if (curves) perT.push(Array.from(q));
