@@ -37,7 +37,7 @@ test('canary: evaluates both versions on a dataset, switches when no class is wo
   const datasetId = ds.json().id as string;
 
   assert.equal(app.models.defaultOf('shapes')!.version, '1.1.0');
-  const put = (body: unknown) => app.inject({ method: 'PUT', url: '/models/shapes/default', payload: body });
+  const put = (body: Record<string, unknown>) => app.inject({ method: 'PUT', url: '/models/shapes/default', payload: body });
 
   const switched = await put({ version: '2.0.0', canary: { dataset_id: datasetId } });
   assert.equal(switched.statusCode, 200, switched.body);
