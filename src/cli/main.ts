@@ -36,6 +36,8 @@ Options:
   --json FILE           also write the whole result as JSON ("-" = stdout instead of the text)
   --report FILE         also save the HTML report
   --poll-ms N           polling interval with --server (default 500)
+                        a service with access control needs a token with the scope evaluate: put it in
+                        the environment variable MASKRCNN_SERVE_TOKEN (docs/security.md)
   -h, --help            this text
 `;
 
@@ -149,23 +151,27 @@ async function viaServer(
   detections: string | null, progress: ProgressBar, pollMs: number, reportFile: string | undefined,
 ): Promise<{ job: JobView; report: string | null }> {
   const url = `${server}/evaluations${query.size > 0 ? `?${query}` : ''}`;
+  // access control (docs/security.md): the token from the environment, never from a flag (process list)
+  const token = process.env.MASKRCNN_SERVE_TOKEN?.trim();
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   let res: Response;
   if (detections !== null) {
     const body = `{"ground_truth":${annotationsText},"detections":${detections}}`;
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body });
   } else {
     const form = new FormData();
     for (const f of files) form.append('image', await openAsBlob(f.path), f.fileName);
     form.append('annotations', new Blob([annotationsText], { type: 'application/json' }), 'annotations.json');
-    res = await fetch(url, { method: 'POST', body: form });
+    res = await fetch(url, { method: 'POST', body: form, headers: auth });
   }
   const accepted = await res.json() as { id?: string; code?: string; message?: string; field?: string | null };
   if (res.status !== 202 || !accepted.id) {
-    throw new Error(`${res.status} ${accepted.code ?? ''}: ${accepted.message ?? ''}${accepted.field ? ` (field ${accepted.field})` : ''}`);
+    const hint = res.status === 401 || res.status === 403 ? ' (set MASKRCNN_SERVE_TOKEN to a token with the scope evaluate)' : '';
+    throw new Error(`${res.status} ${accepted.code ?? ''}: ${accepted.message ?? ''}${accepted.field ? ` (field ${accepted.field})` : ''}${hint}`);
   }
   let job: JobView;
   for (;;) {
-    const r = await fetch(`${server}/evaluations/${accepted.id}`);
+    const r = await fetch(`${server}/evaluations/${accepted.id}`, { headers: auth });
     job = await r.json() as JobView;
     if (r.status !== 200) throw new Error(`GET /evaluations/${accepted.id}: ${r.status} ${JSON.stringify(job)}`);
     show(progress, job);
@@ -173,7 +179,7 @@ async function viaServer(
     await sleep(pollMs);
   }
   let report: string | null = null;
-  if (reportFile && job.status === 'done') report = await (await fetch(`${server}/evaluations/${job.id}/report`)).text();
+  if (reportFile && job.status === 'done') report = await (await fetch(`${server}/evaluations/${job.id}/report`, { headers: auth })).text();
   return { job, report };
 }
 
