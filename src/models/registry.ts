@@ -239,9 +239,22 @@ export class ModelRegistry {
     if (listener) this.listeners.add(listener);
   }
 
-  /** Adds a listener (see {@link RegistryListener}); returns the function that removes it. */
-  subscribe(listener: RegistryListener): () => void {
+  /**
+   * Adds a listener (see {@link RegistryListener}); returns the function that removes it.
+   * `replay`: call its `versionReady` at once for the versions already ready (a plugin registered
+   * after the start-up versions were loaded sees them too).
+   */
+  subscribe(listener: RegistryListener, opts: { replay?: boolean } = {}): () => void {
     this.listeners.add(listener);
+    if (opts.replay) {
+      for (const e of this.list().filter((x) => x.ready)) {
+        try {
+          listener.versionReady?.(e);
+        } catch (err) {
+          this.opts.onListenerError?.(err);
+        }
+      }
+    }
     return () => { this.listeners.delete(listener); };
   }
 

@@ -32,6 +32,9 @@ test('load, default, unload under load: zero failed requests; conflicts, broken 
     versionRemoved: (e) => events.push(`removed ${e.model}@${e.version}`),
   });
   app.models.subscribe({ versionReady: () => { throw new Error('a listener that throws disturbs nothing'); } });
+  const replayed: string[] = [];
+  app.models.subscribe({ versionReady: (e) => replayed.push(`${e.model}@${e.version}`) }, { replay: true })();
+  assert.deepEqual(replayed, ['shapes@1.1.0'], 'replay: the versions ready before subscribing');
   const image = await shapesImage(160, 120);
   const fixtures = join(ROOT, 'test', 'fixtures', 'losses');
   const files = ['r-160x240.png', 'sq-233.png', 'r-202x154.png', 'sq-256.png', 'r-144x288.png', 'edge-160x200.png'];
