@@ -23,6 +23,7 @@ import { ModelInvalidError, ModelNotFoundError } from '../models/errors.js';
 import { loadModel } from '../models/loader.js';
 import { VersionMetrics } from '../models/metrics.js';
 import { ModelRegistry, type LoadFn, type ModelEntry } from '../models/registry.js';
+import type { ModelRuntime } from '../models/runtime.js';
 import { resolveVersion, type ResolvedVersion } from '../models/repository.js';
 import { ModelService } from '../models/service.js';
 import { ModelLoadError } from '../pipeline/manifest.js';
@@ -53,8 +54,7 @@ async function modelsPlugin(app: FastifyInstance, opts: ModelsPluginOptions): Pr
   };
 
   const isServiceDefault = (e: ModelEntry): boolean => e.model === registry.defaultModel && registry.isDefault(e);
-  const showModelInfo = (e: ModelEntry): void => {
-    const rt = e.runtime;
+  const showModelInfo = (rt: ModelRuntime | null): void => {
     if (rt) {
       metrics.setModelInfo({
         name: rt.name, version: rt.version, provider: rt.session.provider, ortVersion: rt.session.ortVersion, classes: rt.files.manifest.classes,
@@ -84,7 +84,7 @@ async function modelsPlugin(app: FastifyInstance, opts: ModelsPluginOptions): Pr
       versionMetrics.setDefault(model, version, true);
       const entry = registry.defaultOf(model)!;
       if (isServiceDefault(entry)) {
-        showModelInfo(entry);
+        showModelInfo(entry.runtime);
         metrics.setModelReady(entry.ready);
       }
       app.log.info({ model, version, previous }, 'default version changed');
@@ -124,7 +124,7 @@ async function modelsPlugin(app: FastifyInstance, opts: ModelsPluginOptions): Pr
       const runtime = await loadModel(r.folder, { ...settings, inferenceWorkers: workers, intraOpThreads }, {
         log: app.log.child({ model: r.model, version: r.version }),
         observer: versionMetrics.observer(r.model, r.version),
-        onLoaded: (rt) => { if (isServiceDefault(entry)) showModelInfo({ runtime: rt } as ModelEntry); },
+        onLoaded: (rt) => { if (isServiceDefault(entry)) showModelInfo(rt); },
       }, r.files);
       const grown = process.memoryUsage().rss - rss0;
       if (!token.overlapped && grown > 0) {
@@ -158,7 +158,13 @@ async function modelsPlugin(app: FastifyInstance, opts: ModelsPluginOptions): Pr
   app.decorate('models', registry);
   app.decorate('modelService', service);
   app.addHook('onClose', async () => registry.close());
-  if (opts.waitForModel !== false) await registry.loaded;
+  if (opts.waitForModel !== false) {
+    // a start-up version that cannot load fails the app: the others' sessions must not outlive it
+    await registry.loaded.catch(async (err: unknown) => {
+      await registry.close();
+      throw err;
+    });
+  }
 }
 
 export default fp(modelsPlugin, { name: 'models', dependencies: ['metrics'], fastify: '5.x' });

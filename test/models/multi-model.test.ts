@@ -10,7 +10,8 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { ModelBudget, estimateMemory } from '../../src/models/budget.js';
 import type { ModelEntry } from '../../src/models/registry.js';
 import { mergeTarget } from '../../src/routes/model-target.js';
-import { assertError, build, listen, multipart, shapesImage } from '../helper.js';
+import { buildApp } from '../../src/app.js';
+import { assertError, build, listen, multipart, shapesImage, testConfig } from '../helper.js';
 
 test('two models under concurrent load, listing, per-model routes, 404s', async (t) => {
   const app = await build(t, { MODELS: 'shapes,shapes-stock', QUEUE_SIZE: '16' });
@@ -91,6 +92,11 @@ test('MODELS is validated, naming the variable; the thread budget must hold the 
   }
   assert.throws(() => loadConfig({ ...env, MODELS: 'a,b,c', MODEL_THREADS: '2' }), (err: unknown) => err instanceof ConfigError && err.variable === 'MODEL_THREADS');
   assert.equal(loadConfig({ ...env, MODELS: 'a,b,c' }).modelThreads >= 3, true);
+});
+
+test('EXPECTED FAILURE - a MODELS item that cannot be served stops start-up naming it', async () => {
+  await assert.rejects(buildApp(testConfig({ MODELS: 'shapes,missing' }), { logger: false }), /model folder "missing" not found/);
+  await assert.rejects(buildApp(testConfig({ MODELS: 'shapes:9.9.9' }), { logger: false }), /model folder "shapes" version "9.9.9" not found/);
 });
 
 test('a JSON submission may name the model in its body; the path wins, a different value is a 400 naming it', () => {
