@@ -52,9 +52,10 @@ export function polygonSteps(xy: ArrayLike<number>): number {
  * the few points where the rounded x steps (found by estimate, then checked with the C formula).
  * Pairs across edges are taken as the C code takes them. Throws RangeError if the walk would exceed
  * {@link MAX_POLYGON_STEPS} points. test/eval/polygon-walk.test.ts checks it point for point against
- * the straightforward walk.
+ * the straightforward walk. With `transient`, the counts are a view of an internal buffer, valid
+ * until the next call (no allocation; the evaluation consumes them at once).
  */
-export function frPoly(xy: ArrayLike<number>, h: number, w: number): Uint32Array {
+export function frPoly(xy: ArrayLike<number>, h: number, w: number, transient = false): Uint32Array {
   const k = Math.floor(xy.length / 2);
   const hw = h * w;
   if (k === 0) return Uint32Array.of(hw);
@@ -223,6 +224,7 @@ export function frPoly(xy: ArrayLike<number>, h: number, w: number): Uint32Array
       if (j < a.length) b[m - 1] = b[m - 1]! + a[j++]!;
     }
   }
+  if (transient && runB.length <= 1 << 22) return b.subarray(0, m);
   const out = b.slice(0, m);
   if (runA.length > 1 << 22) {
     runA = new Uint32Array(1024);

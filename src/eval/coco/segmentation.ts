@@ -89,9 +89,12 @@ export function checkPolygons(v: unknown[], path: string, warnings?: WarningColl
   }
 }
 
-/** Polygons already checked by {@link checkPolygons} → RLE counts (one part: no merge copy). */
+/**
+ * Polygons already checked by {@link checkPolygons} → RLE counts (one part: no merge copy; then a
+ * transient view, valid until the next rasterization).
+ */
 export function polygonsToCounts(v: readonly (readonly number[])[], h: number, w: number): Uint32Array {
-  if (v.length === 1) return frPoly(v[0]!, h, w);
+  if (v.length === 1) return frPoly(v[0]!, h, w, true);
   return frPolygons(v, h, w).counts;
 }
 
@@ -196,16 +199,22 @@ export function maskIou(d: MaskGeometry, g: MaskGeometry, gtIsCrowd: boolean): n
 }
 
 /**
- * The masks of one (image, category) cell with their {@link MaskGeometry} packed into reused typed
- * arrays (no allocation per mask): mask i has size `h[i]×w[i]`, `area[i]`, box `bb[4i..4i+4)` and
- * foreground runs `runs[runStart[i] .. runStart[i+1])` as `[start, end)` pairs.
+ * The masks of one (image, category) cell packed into reused typed arrays (no allocation per mask):
+ * mask i has size `h[i]×w[i]`, `area[i]`, foreground runs `runs[runStart[i] .. runStart[i+1])` as
+ * `[start, end)` pairs, and the columns of its first and last foreground pixel (`colLo`, `colHi`):
+ * a cheap exact prefilter for masks of one size (disjoint column ranges → no common pixel). The
+ * fork's `rleToBbox` box, which decides between IoU 0 and -1 for masks of different sizes, is
+ * computed from the runs only in that rare case.
  */
 export class MaskSet {
   n = 0;
   h = new Float64Array(64);
   w = new Float64Array(64);
   area = new Float64Array(64);
-  bb = new Float64Array(256);
+  colLo = new Float64Array(64);
+  colHi = new Float64Array(64);
+  /** counts had at least one (background, foreground) pair (`rleToBbox`'s `m > 0`) */
+  paired = new Uint8Array(64);
   runStart = new Int32Array(65);
   runs = new Uint32Array(1 << 14);
 
@@ -214,58 +223,71 @@ export class MaskSet {
     this.runStart[0] = 0;
   }
 
-  /** Adds the mask of `counts` (`h×w`); returns its index. Geometry in one pass over the counts. */
+  /** Adds the mask of `counts` (`h×w`); returns its index. */
   add(counts: ArrayLike<number>, h: number, w: number): number {
     const i = this.n;
     if (i + 1 >= this.h.length) this.growMasks();
     const len = counts.length;
-    let r = this.runStart[i]!;
+    const r0 = this.runStart[i]!;
+    let r = r0;
     if (r + len + 2 > this.runs.length) {
       const b = new Uint32Array(Math.max(2 * this.runs.length, r + len + 2));
       b.set(this.runs.subarray(0, r));
       this.runs = b;
     }
     const runs = this.runs;
-    // rleArea + the fork's rleToBbox + foreground runs (positions < 2^31: no uint32 wrap)
-    let pos = 0, area = 0, xs = w >>> 0, ys = h >>> 0, xe = 0, ye = 0;
+    let pos = 0, area = 0;
     for (let j = 0; j < len; j++) {
       const c = counts[j]!;
       if (j & 1 && c > 0) {
         runs[r++] = pos;
         runs[r++] = pos + c;
         area += c;
-        const yStart = pos % h, xStart = (pos - yStart) / h;
-        const last = pos + c - 1;
-        const yEnd = last % h, xEnd = (last - yEnd) / h;
-        if (xStart < xs) xs = xStart;
-        if (xEnd > xe) xe = xEnd;
-        if (xStart < xEnd) {
-          ys = 0;
-          ye = h - 1;
-        } else {
-          if (yStart < ys) ys = yStart;
-          if (yEnd > ye) ye = yEnd;
-        }
       }
       pos += c;
     }
     this.h[i] = h;
     this.w[i] = w;
     this.area[i] = area;
-    const o = 4 * i;
-    if (len - (len % 2) === 0) {
-      this.bb[o] = 0; this.bb[o + 1] = 0; this.bb[o + 2] = 0; this.bb[o + 3] = 0;
+    this.paired[i] = len >= 2 ? 1 : 0;
+    if (r > r0) {
+      this.colLo[i] = Math.floor(runs[r0]! / h);
+      this.colHi[i] = Math.floor((runs[r - 1]! - 1) / h);
     } else {
-      this.bb[o] = xs; this.bb[o + 1] = ys; this.bb[o + 2] = (xe - xs + 1) >>> 0; this.bb[o + 3] = (ye - ys + 1) >>> 0;
+      this.colLo[i] = 1;
+      this.colHi[i] = 0; // empty: overlaps nothing
     }
     this.runStart[i + 1] = r;
     this.n = i + 1;
     return i;
   }
 
+  /** The fork's `rleToBbox` of mask i, from its runs (see rle.ts). */
+  bbox(i: number): [number, number, number, number] {
+    const h = this.h[i]!, w = this.w[i]!;
+    if (!this.paired[i]) return [0, 0, 0, 0];
+    let xs = w >>> 0, ys = h >>> 0, xe = 0, ye = 0;
+    const runs = this.runs;
+    for (let q = this.runStart[i]!; q < this.runStart[i + 1]!; q += 2) {
+      const start = runs[q]!, last = runs[q + 1]! - 1;
+      const yStart = start % h, xStart = (start - yStart) / h;
+      const yEnd = last % h, xEnd = (last - yEnd) / h;
+      if (xStart < xs) xs = xStart;
+      if (xEnd > xe) xe = xEnd;
+      if (xStart < xEnd) {
+        ys = 0;
+        ye = h - 1;
+      } else {
+        if (yStart < ys) ys = yStart;
+        if (yEnd > ye) ye = yEnd;
+      }
+    }
+    return [xs, ys, (xe - xs + 1) >>> 0, (ye - ys + 1) >>> 0];
+  }
+
   private growMasks(): void {
     const n = 2 * this.h.length;
-    const grow = <T extends Float64Array | Int32Array>(a: T, size: number): T => {
+    const grow = <T extends Float64Array | Int32Array | Uint8Array>(a: T, size: number): T => {
       const b = new (a.constructor as new (n: number) => T)(size);
       b.set(a);
       return b;
@@ -273,22 +295,29 @@ export class MaskSet {
     this.h = grow(this.h, n);
     this.w = grow(this.w, n);
     this.area = grow(this.area, n);
-    this.bb = grow(this.bb, 4 * n);
+    this.colLo = grow(this.colLo, n);
+    this.colHi = grow(this.colHi, n);
+    this.paired = grow(this.paired, n);
     this.runStart = grow(this.runStart, n + 1);
   }
 }
 
-/** {@link maskIou} of masks `d` and `g` of a {@link MaskSet}. */
+/**
+ * {@link maskIou} of masks `d` and `g` of a {@link MaskSet}. For masks of one size the box test is
+ * only a shortcut (disjoint boxes have no common pixel: IoU 0 either way), so the column ranges
+ * replace it; masks of different sizes take pycocotools' path (0 if the boxes miss, else -1).
+ */
 export function maskSetIou(m: MaskSet, d: number, g: number, gtIsCrowd: boolean): number {
-  const bb = m.bb, od = 4 * d, og = 4 * g;
-  const dx = bb[od]!, dy = bb[od + 1]!, gx = bb[og]!, gy = bb[og + 1]!;
-  if (Math.min(bb[od + 2]! + dx, bb[og + 2]! + gx) - Math.max(dx, gx) <= 0) return 0;
-  if (Math.min(bb[od + 3]! + dy, bb[og + 3]! + gy) - Math.max(dy, gy) <= 0) return 0;
-  if (m.h[d] !== m.h[g] || m.w[d] !== m.w[g]) return -1;
+  if (m.h[d] !== m.h[g] || m.w[d] !== m.w[g]) {
+    const db = m.bbox(d), gb = m.bbox(g);
+    if (Math.min(db[2] + db[0], gb[2] + gb[0]) - Math.max(db[0], gb[0]) <= 0) return 0;
+    if (Math.min(db[3] + db[1], gb[3] + gb[1]) - Math.max(db[1], gb[1]) <= 0) return 0;
+    return -1;
+  }
+  if (m.colLo[d]! > m.colHi[g]! || m.colLo[g]! > m.colHi[d]!) return 0;
   const r = m.runs;
   const aEnd = m.runStart[d + 1]!, bEnd = m.runStart[g + 1]!;
   let i = m.runStart[d]!, j = m.runStart[g]!;
-  if (i === aEnd || j === bEnd) return 0;
   // skip runs that end before the other mask's first run starts
   const b0 = r[j]!, a0 = r[i]!;
   i = firstEndingAfter(r, i, aEnd, b0);
