@@ -132,31 +132,54 @@ export interface PrCurveValues {
   overall50: Array<number | null>;
 }
 
-/** Computes AP from a {@link MatchTable} for image weights (see the file header). Reuses its buffers. */
+/**
+ * Computes AP from a {@link MatchTable} for image weights (see the file header). One backward walk
+ * over each category's ranked detections per weighting: the cumulative TP/FP counts of each point
+ * are the totals (from per-image counts) minus what ranks after it, the precision envelope is the
+ * running maximum from the right, and each recall threshold takes the envelope of the first point
+ * whose recall reaches it (`searchsorted` left) — accumulate's numbers without storing the curve.
+ * Reuses its buffers.
+ */
 export class ApEvaluator {
   private readonly t50: number;
   /** Per category: the flags detection-major ([D×T]), so that a detection's weight is read once. */
   private readonly byDet: Uint8Array[];
-  private rc = new Float64Array(0);
-  private pr = new Float64Array(0);
-  private readonly nd: Int32Array;
-  private readonly tp: Float64Array;
-  private readonly fp: Float64Array;
+  /** Per category: TP and FP detections of each image at each threshold ([n×T]). */
+  private readonly imgTp: Float64Array[];
+  private readonly imgFp: Float64Array[];
+  private readonly tpC: Float64Array;
+  private readonly fpC: Float64Array;
+  private readonly env: Float64Array;
+  private readonly rr: Int32Array;
+  /** [T×R] precision at each recall threshold. */
   private readonly q: Float64Array;
 
   constructor(readonly table: MatchTable) {
-    const T = table.iouThrs.length;
+    const T = table.iouThrs.length, R = table.recThrs.length, n = table.n;
     this.t50 = table.iouThrs.findIndex((x) => Math.abs(x - 0.5) < 1e-9);
-    this.q = new Float64Array(table.recThrs.length);
-    this.nd = new Int32Array(T);
-    this.tp = new Float64Array(T);
-    this.fp = new Float64Array(T);
-    this.byDet = table.categories.map((c) => {
+    this.q = new Float64Array(T * R);
+    this.tpC = new Float64Array(T);
+    this.fpC = new Float64Array(T);
+    this.env = new Float64Array(T);
+    this.rr = new Int32Array(T);
+    this.byDet = [];
+    this.imgTp = [];
+    this.imgFp = [];
+    for (const c of table.categories) {
       const D = c.image.length;
-      const out = new Uint8Array(D * T);
-      for (let t = 0; t < T; t++) for (let j = 0; j < D; j++) out[j * T + t] = c.flags[t * D + j]!;
-      return out;
-    });
+      const out = new Uint8Array(D * T), tp = new Float64Array(n * T), fp = new Float64Array(n * T);
+      for (let t = 0; t < T; t++) {
+        for (let j = 0; j < D; j++) {
+          const f = c.flags[t * D + j]!;
+          out[j * T + t] = f;
+          if (f === 1) tp[c.image[j]! * T + t]!++;
+          else if (f === 2) fp[c.image[j]! * T + t]!++;
+        }
+      }
+      this.byDet.push(out);
+      this.imgTp.push(tp);
+      this.imgFp.push(fp);
+    }
   }
 
   /**
@@ -165,58 +188,64 @@ export class ApEvaluator {
    * ([K][T][R]).
    */
   evaluate(weights: ArrayLike<number>, curves?: number[][][]): ApValues {
-    const { categories, iouThrs, recThrs } = this.table;
+    const { categories, iouThrs, recThrs, n } = this.table;
     const K = categories.length, T = iouThrs.length, R = recThrs.length;
     const classAp = new Float64Array(K), classAp50 = new Float64Array(K);
     let sum = 0, sum50 = 0, withGt = 0;
-    const nd = this.nd, tp = this.tp, fp = this.fp, q = this.q;
+    const tpC = this.tpC, fpC = this.fpC, env = this.env, rr = this.rr, q = this.q;
     for (let k = 0; k < K; k++) {
       const c = categories[k]!;
       let npig = 0;
-      for (let i = 0; i < c.npig.length; i++) npig += weights[i]! * c.npig[i]!;
+      for (let i = 0; i < n; i++) npig += weights[i]! * c.npig[i]!;
       if (npig === 0) {
         classAp[k] = Number.NaN;
         classAp50[k] = Number.NaN;
         if (curves) curves[k] = [];
         continue;
       }
-      const N = c.image.length;
-      if (this.rc.length < T * N) {
-        this.rc = new Float64Array(T * N);
-        this.pr = new Float64Array(T * N);
+      // cumulative counts at the last point: the weighted totals
+      tpC.fill(0);
+      fpC.fill(0);
+      const itp = this.imgTp[k]!, ifp = this.imgFp[k]!;
+      for (let i = 0; i < n; i++) {
+        const w = weights[i]!;
+        if (w === 0) continue;
+        for (let t = 0; t < T; t++) {
+          tpC[t]! += w * itp[i * T + t]!;
+          fpC[t]! += w * ifp[i * T + t]!;
+        }
       }
-      const rc = this.rc, pr = this.pr, flags = this.byDet[k]!, image = c.image;
-      nd.fill(0);
-      tp.fill(0);
-      fp.fill(0);
-      // the points of the PR curve of every threshold, in rank order: only where a detection counts
-      // (an ignored or zero-weight one would repeat the previous point)
-      for (let j = 0; j < N; j++) {
+      env.fill(0);
+      rr.fill(R - 1);
+      const flags = this.byDet[k]!, image = c.image;
+      // points only where a detection counts (an ignored or zero-weight one repeats the previous point)
+      for (let j = image.length - 1; j >= 0; j--) {
         const w = weights[image[j]!]!;
         if (w === 0) continue;
         const o = j * T;
         for (let t = 0; t < T; t++) {
           const f = flags[o + t]!;
           if (f === 0) continue;
-          if (f === 1) tp[t]! += w;
-          else fp[t]! += w;
-          const x = t * N + nd[t]!++;
-          rc[x] = tp[t]! / npig;
-          pr[x] = tp[t]! / (fp[t]! + tp[t]! + SPACING_1);
+          const tp = tpC[t]!;
+          const rc = tp / npig;
+          const pr = tp / (fpC[t]! + tp + SPACING_1);
+          // thresholds above this point's recall are first reached by the next point
+          let r = rr[t]!;
+          const e = env[t]!;
+          while (r >= 0 && recThrs[r]! > rc) q[t * R + r--] = e;
+          rr[t] = r;
+          if (pr > e) env[t] = pr;
+          if (f === 1) tpC[t] = tp - w;
+          else fpC[t]! -= w;
         }
       }
       let apSum = 0;
       const perT: number[][] = [];
       for (let t = 0; t < T; t++) {
-        const base = t * N, n = nd[t]!;
-        for (let j = base + n - 1; j > base; j--) if (pr[j]! > pr[j - 1]!) pr[j - 1] = pr[j]!;
-        let j = 0, s = 0;
-        for (let r = 0; r < R; r++) {
-          while (j < n && rc[base + j]! < recThrs[r]!) j++;
-          q[r] = j < n ? pr[base + j]! : 0;
-          s += q[r]!;
-        }
-        if (curves) perT.push(Array.from(q));
+        for (let r = rr[t]!; r >= 0; r--) q[t * R + r] = env[t]!;
+        let s = 0;
+        for (let r = 0; r < R; r++) s += q[t * R + r]!;
+        if (curves) perT.push(Array.from(q.subarray(t * R, t * R + R)));
         apSum += s / R;
         if (t === this.t50) classAp50[k] = s / R;
       }
