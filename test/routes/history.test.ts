@@ -9,12 +9,14 @@
  * Waits are for states (polling), never for an amount of time.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
 import { assertError, listen, multipart, ROOT, testConfig, type Part } from '../helper.js';
 
 const FIX = join(ROOT, 'test/fixtures/losses');
@@ -197,5 +199,45 @@ describe('datasets, history and comparison', () => {
   test('DATASETS_MAX caps the datasets stored', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await post([text('name', `cap-${i}`), imagePart(FILES[0]!), annotationsPart()])).statusCode, 201);
     assertError(await post([text('name', 'cap-3'), imagePart(FILES[0]!), annotationsPart()]), 409, 'MRC_ERR_TOO_MANY_DATASETS', null);
+  });
+});
+
+describe('the history plugin: automatic runs at start-up, schedules on the service clock', () => {
+  test('a dataset with auto is evaluated once when the served version is ready; a due schedule fires on tick', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'history-plugin-'));
+    const store = await openSqliteStore({ dataDir: dir });
+    t.after(async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const T = Date.UTC(2026, 10, 30, 12, 0);
+    const ds = await store.createDataset({
+      name: 'nightly', annotations: ALL, annotationCount: ALL.annotations.length, categories: [{ id: 1, name: 'square' }, { id: 2, name: 'circle' }, { id: 3, name: 'triangle' }],
+      images: [{ index: 0, fileName: 'sq-256.png', field: 'image[0]', bytes: readFileSync(join(FIX, 'images', 'sq-256.png')) }], createdAt: T - 3_600_000,
+      schedule: { cron: '0 * * * *', model: null, version: null, auto: true, nextRunAt: T },
+    });
+    const clock = { now: T - 60_000 };
+    const app = await buildApp(testConfig({ WARMUP: 'false' }), { logger: false, jobs: { store }, history: { clock: () => clock.now, pollMs: 0 } });
+    t.after(() => app.close());
+    const rows = async () => (await store.listHistory({ datasetId: ds.id, now: clock.now })).rows;
+    while ((await rows()).length === 0) await sleep(20);
+    assert.deepEqual((await rows()).map((r) => r.trigger), ['model_loaded']);
+    assert.deepEqual(await app.history.scheduler.tick(), [], 'not due yet');
+    clock.now = T + 5_000;
+    assert.deepEqual(await app.history.scheduler.tick(), [ds.id]);
+    assert.deepEqual((await rows()).map((r) => r.trigger).sort(), ['model_loaded', 'schedule']);
+    const after = (await store.getDataset(ds.id))!;
+    assert.equal(after.schedule.nextRunAt, T + 3_600_000);
+    assert.equal(after.schedule.lastJobId, (await rows()).find((r) => r.trigger === 'schedule')!.id);
+    // both run to the end with the dataset's image
+    for (;;) {
+      const r = await rows();
+      if (r.every((x) => x.status === 'done')) {
+        assert.ok(r.every((x) => x.summary.images === 1 && x.modelSha256 !== null));
+        break;
+      }
+      assert.ok(r.every((x) => x.status !== 'failed'), JSON.stringify(r));
+      await sleep(50);
+    }
   });
 });
