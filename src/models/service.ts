@@ -45,6 +45,8 @@ export interface ModelServiceDeps {
   modelDir: string;
   defaults: { workers: number; intraOpThreads: number };
   start: StartVersion;
+  /** Ids of the evaluation jobs queued or running on a version (any of `names`), to refuse unloading it under them. */
+  activeJobs?: (names: readonly string[], version: string) => Promise<string[]>;
   /** The canary check (src/models/canary.ts), when the service has a job store. */
   canary?: (args: { datasetId: string; owner: string | null; base: ModelEntry; candidate: ModelEntry; confidence?: number }) => Promise<CanaryResult>;
 }
@@ -88,8 +90,19 @@ export class ModelService {
     }
   }
 
-  /** Unloads after in-flight work (see ModelRegistry.unload). */
-  unload(name: string, version: string): { entry: ModelEntry; done: Promise<void> } {
+  /**
+   * Unloads after in-flight work (see ModelRegistry.unload). Refused while evaluation jobs are
+   * queued or running on the version: they are accepted work that would fail at their next image.
+   * @throws ModelNotFoundError, ModelConflictError
+   */
+  async unload(name: string, version: string): Promise<{ entry: ModelEntry; done: Promise<void> }> {
+    const entry = this.deps.registry.get(name, version, 'params.name', 'params.version');
+    if (entry.state !== 'failed' && this.deps.activeJobs) {
+      const jobs = await this.deps.activeJobs([...new Set([entry.name, entry.model])], version);
+      if (jobs.length > 0) {
+        throw new ModelConflictError(`${jobs.length} evaluation job(s) queued or running on version "${version}" of model "${entry.model}" (${jobs.slice(0, 5).join(', ')}): unload it once they are done, or cancel them (DELETE /evaluations/{id})`, 'params.version');
+      }
+    }
     return this.deps.registry.unload(name, version);
   }
 

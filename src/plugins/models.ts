@@ -141,8 +141,18 @@ async function modelsPlugin(app: FastifyInstance, opts: ModelsPluginOptions): Pr
   const service = new ModelService({
     registry, budget, modelDir: cfg.modelDir,
     defaults: { workers: cfg.inferenceWorkers, intraOpThreads: cfg.intraOpThreads },
-    // app.jobs is decorated after this plugin: looked up when a canary runs
+    // app.jobs is decorated after this plugin: looked up when a canary runs or a version is unloaded
     canary: (args) => runCanary({ jobs: app.jobs }, args),
+    activeJobs: async (names, version) => {
+      const ids: string[] = [];
+      for (const modelName of names) {
+        for (const status of ['queued', 'running'] as const) {
+          const page = await app.jobs.store.listHistory({ modelName, modelVersion: version, status, limit: 10 });
+          ids.push(...page.rows.map((r) => r.id));
+        }
+      }
+      return ids;
+    },
     start: (resolved, workers, threads) => {
       const entry = registry.add(resolved.model, resolved.version, loadFn(resolved, workers, threads),
         cost(workers, threads, estimateMemory(resolved.files.graphBytes, workers)));

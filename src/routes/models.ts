@@ -89,13 +89,13 @@ export default async function modelsRoutes(app: FastifyInstance): Promise<void> 
       summary: 'Unload a model version after the requests it is serving',
       description: 'The version stops taking requests at once (new ones get 404) and is released once the requests holding it '
         + 'have been answered; answers 202 with state `unloading`, and the version disappears from `GET /models` when done. '
-        + 'Refused (409) for the default version of a model with other versions (set another default first) and for the '
-        + 'only version of the default model. A `failed` version is forgotten at once.',
+        + 'Refused (409) for the default version of a model with other versions (set another default first), for the '
+        + 'only version of the default model, and while evaluation jobs are queued or running on the version. A `failed` version is forgotten at once.',
       params: Type.Object({ name: NAME, version: VERSION }),
       response: { 202: ModelVersionSchema, ...errorResponses(404), 409: ModelConflictSchema, ...errorResponses(500) },
     },
   }, async (request, reply) => {
-    const { entry, done } = service.unload(request.params.name, request.params.version);
+    const { entry, done } = await service.unload(request.params.name, request.params.version);
     done.catch((err: unknown) => app.log.error({ err, model: entry.model, version: entry.version }, 'unload failed'));
     return reply.code(202).send(service.view(entry));
   });

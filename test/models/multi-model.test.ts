@@ -60,7 +60,11 @@ test('two models under concurrent load, listing, per-model routes, 404s', async 
   const upload = multipart([{ name: 'image', filename: 'a.png', contentType: 'image/png', data: image }, { name: 'annotations', data: annotations }]);
   const job = await app.inject({ method: 'POST', url: '/models/shapes-stock/versions/1.1.0/evaluations', ...upload });
   assert.equal(job.statusCode, 202, job.body);
-  assert.equal((await app.inject({ url: `/evaluations/${job.json().id}` })).statusCode, 200);
+  // a version with a queued or running job is not unloaded under it (the job needs at least one inference)
+  const busy = assertError(await app.inject({ method: 'DELETE', url: '/models/shapes-stock/versions/1.1.0' }), 409, 'MRC_ERR_MODEL_CONFLICT', 'params.version');
+  assert.match(String(busy.message), new RegExp(`evaluation job\\(s\\) queued or running .*${job.json().id}`));
+  for (let i = 0; i < 300 && (await app.inject({ url: `/evaluations/${job.json().id}` })).json().status !== 'done'; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await app.inject({ url: `/evaluations/${job.json().id}` })).json().status, 'done');
   assert.equal((await app.inject({ url: `/models/shapes-stock/evaluations/${job.json().id}` })).statusCode, 404); // only POST per model
 
   // Unknown model or version.
