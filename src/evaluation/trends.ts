@@ -76,7 +76,7 @@ export function diagnoseTrend(points: readonly TrendPoint[], baseline: TrendPoin
         continue;
       }
       const p = prev?.losses?.[k];
-      if (typeof p === 'number' && Number.isFinite(p) && p > 0 && v >= o.jumpFactor * p) {
+      if (typeof p === 'number' && Number.isFinite(p) && p > 0 && v / p >= o.jumpFactor - 1e-9) {
         add({ code: 'loss_jump', severity: 'critical', metric: k, value: v, reference: p,
           message: `${k} jumped ×${(v / p).toFixed(1)} (${fmt(p)} → ${fmt(v)}) since the previous evaluation: a model or data change broke something; compare the two evaluations.` });
       }
