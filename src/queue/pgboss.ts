@@ -145,10 +145,21 @@ export class PgBossQueue implements TaskQueue {
         throw err;
       }
     };
-    await this.boss.work<ImagesTask>(QUEUES.images, { ...work, localConcurrency: Math.max(1, this.opts.concurrency) },
-      async ([task]: Job<ImagesTask>[]) => counted('images', () => this.runner.runImages(task!.data)));
-    await this.boss.work<JobTask>(QUEUES.jobs, { ...work, localConcurrency: 1 },
-      async ([task]: Job<JobTask>[]) => counted('jobs', () => this.runner.runJob(task!.data)));
+    // One worker per slot, each knowing its own id: after a task it is woken at once (notifyWorker)
+    // instead of sleeping the polling interval, so a replica goes from task to task without a gap
+    // while tasks wait; an empty fetch then sleeps until a NOTIFY (new tasks) or the backstop poll.
+    const worker = async <T extends object>(queue: 'images' | 'jobs', run: (data: T) => Promise<void>): Promise<void> => {
+      let id = '';
+      id = await this.boss.work<T>(QUEUES[queue], { ...work, localConcurrency: 1 }, async ([task]: Job<T>[]) => {
+        try {
+          await counted(queue, () => run(task!.data));
+        } finally {
+          this.boss.notifyWorker(id);
+        }
+      });
+    };
+    for (let i = 0; i < Math.max(1, this.opts.concurrency); i++) await worker<ImagesTask>('images', (t) => this.runner.runImages(t));
+    await worker<JobTask>('jobs', (t) => this.runner.runJob(t));
     await this.boss.work(QUEUES.dead, { pollingIntervalSeconds: 2, batchSize: 1, includeMetadata: true },
       async ([task]: JobWithMetadata<JobTask>[]) => counted('dead', () => this.runner.abandon(task!.data.jobId, (task!.sourceRetryCount ?? 0) + 1)));
     this.ready = true;
