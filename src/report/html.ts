@@ -143,7 +143,7 @@ export function renderReport(job: Job, report: ReportData): string {
   kpis.push([`VOC mAP@${num(sum.vocIouThr, 2)}`, num(sum.vocMap)]);
   if (sum.losses) kpis.push(['mean loss', num(sum.losses.loss, 4)]);
   const warnings = r.warnings.length === 0 ? '' : `<section id="warnings"><h2>Warnings</h2><ul>${r.warnings.map((w) => `<li><code>${esc(w.path)}</code>: ${esc(w.message)}</li>`).join('')}</ul></section>`;
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">`
     + `<title>Evaluation report ${esc(job.id)}</title><style>${CSS}</style></head><body>`
     + `<header><h1>Mask R-CNN evaluation report</h1><p>job ${esc(job.id)} · ${esc(job.mode)} mode · finished ${esc(new Date(job.finishedAt ?? Date.now()).toISOString())}</p></header><main>`
     + `<section id="summary"><h2>Summary</h2><div class="kpis">${kpis.map(([k, v]) => `<div class="kpi">${esc(k)}<b>${esc(v)}</b></div>`).join('')}</div></section>`

@@ -3,7 +3,7 @@
  * process for many pages; each page records what went wrong while it ran — console errors,
  * uncaught exceptions, browser log errors (a 404 asset is one) and failed or ≥ 400 requests — and
  * can evaluate expressions (`Chart.getChart(canvas).data`) and take full-page screenshots.
- * The browser is killed by its own pid on close().
+ * The browser (with its helper processes: its own process group) is ended on close().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +41,9 @@ export interface Browser {
 /** Starts headless Chromium with a DevTools port and connects to it. */
 export async function launchBrowser(): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'mrcnn-cdp-'));
-  const child: ChildProcess = spawn(CHROMIUM_BIN, [...chromiumArgs(profile), '--remote-debugging-port=0', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // its own process group: close() ends the browser and its helper processes (renderers, GPU,
+  // zygote) together; they would otherwise hold the stderr pipe open for a minute
+  const child: ChildProcess = spawn(CHROMIUM_BIN, [...chromiumArgs(profile), '--remote-debugging-port=0', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   const wsUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`chromium did not open its DevTools port: ${stderr.slice(-2000)}`)), 30_000);
@@ -119,7 +121,13 @@ export async function launchBrowser(): Promise<Browser> {
         const done = new Promise<void>((resolve) => { loaded = resolve; });
         const nav = await s('Page.navigate', { url }) as { errorText?: string };
         if (nav.errorText) throw new Error(`navigation to ${url} failed: ${nav.errorText}`);
-        await Promise.race([done, sleep(60_000).then(() => { throw new Error(`${url}: no load event in 60 s`); })]);
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${url}: no load event in 60 s`)), 60_000); });
+        try {
+          await Promise.race([done, timeout]);
+        } finally {
+          clearTimeout(timer);
+        }
       },
       evaluate,
       async waitFor<T>(expression: string, timeoutMs = 60_000): Promise<T> {
@@ -147,15 +155,20 @@ export async function launchBrowser(): Promise<Browser> {
   return {
     newPage,
     async close() {
-      ws.close();
+      ws.terminate();
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        const group = (signal: NodeJS.Signals): void => {
+          try { process.kill(-child.pid!, signal); } catch { /* already gone */ }
+        };
+        group('SIGTERM');
+        const timer = setTimeout(() => group('SIGKILL'), 5_000);
         await exited;
         clearTimeout(timer);
       }
+      child.stderr?.destroy();
       rmSync(profile, { recursive: true, force: true });
     },
   };
 }
+

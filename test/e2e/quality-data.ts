@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { multipart } from '../helper.js';
+import { multipart, shapesImage } from '../helper.js';
 import { ROOT } from './service.js';
 
 const FIX = join(ROOT, 'test', 'fixtures', 'losses');
@@ -24,8 +24,8 @@ export interface QualityData {
 
 const png = (file: string): Buffer => readFileSync(join(FIX, 'images', file));
 
-async function predict(app: FastifyInstance, file: string): Promise<void> {
-  const res = await app.inject({ method: 'POST', url: '/predict?mask_format=none', headers: { 'content-type': 'image/png' }, payload: png(file) });
+async function predict(app: FastifyInstance, image: Buffer): Promise<void> {
+  const res = await app.inject({ method: 'POST', url: '/predict?mask_format=none', headers: { 'content-type': 'image/png' }, payload: image });
   assert.equal(res.statusCode, 200, res.body);
 }
 
@@ -45,13 +45,13 @@ export async function seedQualityData(app: FastifyInstance, opts: { images?: num
   const coco = JSON.parse(readFileSync(join(FIX, 'annotations.json'), 'utf8')) as {
     images: Array<{ id: number; file_name: string }>; annotations: Array<{ image_id: number }>; categories: unknown[];
   };
-  // drift: a reference of square-ish images, then elongated ones
+  // drift: a reference of small fixture images (≤ 256² pixels), then larger ones made here
   const refFiles = ['sq-233.png', 'sq-256.png', 'r-160x240.png'];
-  const laterFiles = ['tall-518x96.png', 'wide-96x518.png', 'edge-318x139.png'];
-  for (const f of refFiles) await predict(app, f);
+  for (const f of refFiles) await predict(app, png(f));
   const pin = await app.inject({ method: 'POST', url: '/drift/reference', payload: { last: refFiles.length } });
   assert.equal(pin.statusCode, 201, pin.body);
-  for (const f of laterFiles) await predict(app, f);
+  const later = [[640, 480], [600, 400]] as const;
+  for (const [w, h] of later) await predict(app, await shapesImage(w, h));
 
   const n = opts.images ?? 3;
   const images = coco.images.filter((im) => ['r-160x240.png', 'sq-233.png', 'r-202x154.png', 'sq-256.png', 'r-300x128.png'].includes(im.file_name)).slice(0, n);
@@ -73,5 +73,5 @@ export async function seedQualityData(app: FastifyInstance, opts: { images?: num
     evaluations.push(id);
   }
   await (app as unknown as { history?: { refreshMetrics(): Promise<void> } }).history?.refreshMetrics();
-  return { datasetId, evaluations, predictions: refFiles.length + laterFiles.length };
+  return { datasetId, evaluations, predictions: refFiles.length + later.length };
 }
