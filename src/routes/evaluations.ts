@@ -78,9 +78,11 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Mode
   });
 
   async function submitModel(request: FastifyRequest<{ Querystring: EvaluateQuery }>, reservation: Reservation): Promise<Job> {
-    const model = at.entry(app.models, request.params).require(); // 404 / 503 MODEL_NOT_READY before reading a large upload
+    // 404 / 503 MODEL_NOT_READY before reading a large upload; held until the job is stored (an unload waits)
+    const lease = at.acquire(app.models, request.params);
+    const model = lease.runtime;
     const parts = request.parts({ limits: jobPartLimits(uploadLimits) }) as AsyncIterable<UploadPart>;
-    const upload = await readJobUpload(parts, uploadLimits);
+    const upload = await readJobUpload(parts, uploadLimits).catch((err: unknown) => { lease.release(); throw err; });
     try {
       const prepared = prepareModelInput(upload.annotations, upload.images);
       return await service.submit({
@@ -89,6 +91,7 @@ export default async function evaluationsRoutes(app: FastifyInstance, opts: Mode
         images: upload.images.map((f, k) => ({ index: k, fileName: f.fileName, field: f.field, path: f.path })),
       }, reservation);
     } finally {
+      lease.release();
       // the images are in the store now (or the job was refused)
       await rm(upload.tmpDir, { recursive: true, force: true });
     }
