@@ -428,7 +428,7 @@ export class PostgresStore implements Store {
     return (await this.q('DELETE FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING id', [now], 'delete_expired')).length;
   }
 
-  // --- drift references (migration 004, docs/drift.md)
+  // --- drift references (migration 003, docs/drift.md)
   async putDriftReference(ref: import('./types.js').DriftReferenceRecord): Promise<void> {
     await this.q(`INSERT INTO drift_references (model, version, source, histograms, images, owner, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
       ON CONFLICT (model, version) DO UPDATE SET source = excluded.source, histograms = excluded.histograms, images = excluded.images,

@@ -472,7 +472,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  // --- drift references (migration 004, docs/drift.md)
+  // --- drift references (migration 003, docs/drift.md)
   putDriftReference(ref: import('./types.js').DriftReferenceRecord): Promise<void> {
     return this.run(() => {
       this.s(`INSERT INTO drift_references (model, version, source, histograms, images, owner, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -708,5 +708,44 @@ export function storeConformance(engine: EngineUnderTest): void {
         assert.equal(await store.countImageRecords('not-a-uuid'), 0);
       });
     });
+
+    describe('drift references', () => {
+      const ref = (over: Partial<Parameters<Store['putDriftReference']>[0]> = {}): Parameters<Store['putDriftReference']>[0] => ({
+        model: 'shapes-maskrcnn', version: '1.1.0', source: { kind: 'live', last: 3, window_seconds: null, from: 'a', to: 'b' },
+        histograms: { class_mix: { bins: ['square', 'circle'], counts: [3, 1] }, score: { bins: ['0.6', '+Inf'], counts: [0, 4] } },
+        images: 3, owner: 'alice', createdAt: T0, ...over,
+      });
+
+      test('put, get (JSON kept with its key order), list by model then version, replace, delete', async (t) => {
+        const { store } = await setup(t);
+        assert.equal(await store.getDriftReference('shapes-maskrcnn', '1.1.0'), null);
+        assert.deepEqual(await store.listDriftReferences(), []);
+        await store.putDriftReference(ref());
+        const got = await store.getDriftReference('shapes-maskrcnn', '1.1.0');
+        assert.deepEqual(got, ref());
+        assert.deepEqual(Object.keys(got!.histograms as object), ['class_mix', 'score']);
+        await store.putDriftReference(ref({ version: '1.0.0', owner: null }));
+        await store.putDriftReference(ref({ model: 'a-model', version: '9' }));
+        assert.deepEqual((await store.listDriftReferences()).map((r) => `${r.model}@${r.version}`), ['a-model@9', 'shapes-maskrcnn@1.0.0', 'shapes-maskrcnn@1.1.0']);
+        assert.equal((await store.getDriftReference('shapes-maskrcnn', '1.0.0'))!.owner, null);
+        // one reference per model version: a second put replaces the first
+        const big = { class_mix: { bins: ['square'], counts: [Number.MAX_SAFE_INTEGER] } };
+        await store.putDriftReference(ref({ images: 12, histograms: big, createdAt: T0 + 5, source: { kind: 'evaluation', evaluation_id: 'x' } }));
+        const replaced = await store.getDriftReference('shapes-maskrcnn', '1.1.0');
+        assert.deepEqual(replaced, ref({ images: 12, histograms: big, createdAt: T0 + 5, source: { kind: 'evaluation', evaluation_id: 'x' } }));
+        assert.equal((await store.listDriftReferences()).length, 3);
+        assert.equal(await store.deleteDriftReference('shapes-maskrcnn', '1.1.0'), true);
+        assert.equal(await store.deleteDriftReference('shapes-maskrcnn', '1.1.0'), false);
+        assert.equal(await store.getDriftReference('shapes-maskrcnn', '1.1.0'), null);
+        assert.equal((await store.listDriftReferences()).length, 2);
+      });
+
+      test('kept across connections (another process reads what one wrote)', async (t) => {
+        const { store, open } = await setup(t);
+        await store.putDriftReference(ref());
+        const other = await open();
+        assert.deepEqual(await other.getDriftReference('shapes-maskrcnn', '1.1.0'), ref());
+      });
+    });
   });
 }

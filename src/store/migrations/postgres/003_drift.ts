@@ -1,12 +1,12 @@
 /**
- * @file PostgreSQL schema v4: drift references (docs/drift.md), one per model version — the
+ * @file PostgreSQL schema v3: drift references (docs/drift.md), one per model version — the
  * histograms of the predictions a live window or a golden set's evaluation gave, kept so that a
  * restarted process (and every replica) compares its traffic with the same reference.
  */
 import type { Migration } from '../index.js';
 
 export const migration: Migration = {
-  version: 4,
+  version: 3,
   name: 'drift',
   sql: `
 CREATE TABLE drift_references (
