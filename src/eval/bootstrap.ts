@@ -138,6 +138,8 @@ export interface PrCurveValues {
  * are the totals (from per-image counts) minus what ranks after it, the precision envelope is the
  * running maximum from the right, and each recall threshold takes the envelope of the first point
  * whose recall reaches it (`searchsorted` left) — accumulate's numbers without storing the curve.
+ * False positives only move the FP count: their point has the recall of the point ranked before it
+ * (or 0) and no higher precision, so neither the envelope nor the lookup can see it.
  * Reuses its buffers.
  */
 export class ApEvaluator {
@@ -226,6 +228,12 @@ export class ApEvaluator {
         for (let t = 0; t < T; t++) {
           const f = flags[o + t]!;
           if (f === 0) continue;
+          if (f === 2) {
+            // a false positive: same recall as the point ranked before it and no higher precision,
+            // so it changes neither the envelope nor the recall lookup; only the FP count moves
+            fpC[t]! -= w;
+            continue;
+          }
           const tp = tpC[t]!;
           const rc = tp / npig;
           const pr = tp / (fpC[t]! + tp + SPACING_1);
@@ -235,8 +243,7 @@ export class ApEvaluator {
           while (r >= 0 && recThrs[r]! > rc) q[t * R + r--] = e;
           rr[t] = r;
           if (pr > e) env[t] = pr;
-          if (f === 1) tpC[t] = tp - w;
-          else fpC[t]! -= w;
+          tpC[t] = tp - w;
         }
       }
       let apSum = 0;

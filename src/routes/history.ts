@@ -30,6 +30,12 @@ const NotComparableSchema = Type.Object(ErrorSchema.properties, {
 export default async function historyRoutes(app: FastifyInstance): Promise<void> {
   const store = app.jobs.store;
   const clock = (): number => app.history.clock();
+  /** Evaluations record the manifest name; a served model's folder name is accepted for it too. */
+  const modelName = <Q extends { model?: string }>(q: Q): Q => {
+    if (q.model === undefined) return q;
+    const names = new Set(app.models.list().filter((e) => e.model === q.model && e.runtime).map((e) => e.name));
+    return names.size === 1 ? { ...q, model: [...names][0]! } : q;
+  };
 
   app.get<{ Querystring: HistoryQuery }>('/evaluations', {
     config: { scope: 'evaluate' },
@@ -41,7 +47,7 @@ export default async function historyRoutes(app: FastifyInstance): Promise<void>
       querystring: HistoryQuerySchema,
       response: { 200: HistorySchema, ...errorResponses(400, 500, 503) },
     },
-  }, async (request) => listEvaluations(store, ownerOf(request), request.query, clock()));
+  }, async (request) => listEvaluations(store, ownerOf(request), modelName(request.query), clock()));
 
   app.get<{ Querystring: SeriesQuery }>('/evaluations/series', {
     config: { scope: 'evaluate' },
@@ -51,7 +57,7 @@ export default async function historyRoutes(app: FastifyInstance): Promise<void>
       querystring: SeriesQuerySchema,
       response: { 200: SeriesSchema, ...errorResponses(400), 404: DatasetNotFoundSchema, ...errorResponses(500, 503) },
     },
-  }, async (request) => evaluationSeries(store, ownerOf(request), request.query, clock()));
+  }, async (request) => evaluationSeries(store, ownerOf(request), modelName(request.query), clock()));
 
   app.get<{ Params: CompareParams; Querystring: CompareQuery }>('/evaluations/:id/compare/:other_id', {
     config: { scope: 'evaluate' },

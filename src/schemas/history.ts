@@ -139,7 +139,7 @@ export type DatasetEvaluationBody = Static<typeof DatasetEvaluationBodySchema>;
 // ---------------------------------------------------------------- history
 
 export const HistoryQuerySchema = Type.Object({
-  model: Type.Optional(Type.String({ maxLength: 200, description: 'Only evaluations of this model (its manifest name)' })),
+  model: Type.Optional(Type.String({ maxLength: 200, description: 'Only evaluations of this model (its manifest name, or the folder name of a served model)' })),
   version: Type.Optional(Type.String({ maxLength: 200, description: 'Only evaluations of this model version' })),
   dataset_id: Type.Optional(Uuid('Only evaluations of this dataset')),
   status: Type.Optional(Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed'), Type.Literal('cancelled')], { description: 'Only evaluations in this status' })),

@@ -124,6 +124,8 @@ describe('datasets, history and comparison', () => {
     assert.deepEqual(page2.evaluations.map((e: { id: string }) => e.id), [a]);
     assert.equal((await getJson(`/evaluations?dataset_id=${ds.id}&since=2999-01-01T00:00:00Z`)).evaluations.length, 0);
     assert.equal((await getJson(`/evaluations?model=nope`)).evaluations.length, 0);
+    assert.equal((await getJson(`/evaluations?model=shapes&dataset_id=${ds.id}`)).evaluations.length, 2, 'the folder name of the served model');
+    assert.equal((await getJson(`/evaluations?model=shapes-maskrcnn&dataset_id=${ds.id}`)).evaluations.length, 2, 'its manifest name');
     assertError(await app.inject({ method: 'GET', url: '/evaluations?since=yesterday' }), 400, 'MRC_ERR_VALIDATION', 'querystring.since');
 
     const series = await getJson(`/evaluations/series?dataset_id=${ds.id}`);
