@@ -196,6 +196,23 @@ describe('dashboard and report pages in headless Chromium', { skip }, () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  test('a golden-set reference: the newest evaluation of the dataset gives the model\'s predictions on its images', async () => {
+    const res = await fetch(`${svc.baseUrl}/drift/reference`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dataset_id: data.datasetId }) });
+    assert.equal(res.status, 201, await res.clone().text());
+    const ref = await res.json() as { images: number; source: { kind: string; evaluation_id: string; dataset_id: string }; histograms: Record<string, { counts: number[] }> };
+    assert.deepEqual([ref.source.kind, ref.source.evaluation_id, ref.source.dataset_id], ['evaluation', data.evaluations[1], data.datasetId]);
+    assert.equal(ref.images, 3);
+    assert.ok(ref.histograms.class_mix!.counts.reduce((s, c) => s + c, 0) >= 3, 'the shapes model finds the shapes of the fixture images');
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${svc.baseUrl}/dashboard`);
+      await dashboardReady(page);
+      assert.match(await page.evaluate<string>(`document.getElementById('drift-hint').textContent`), new RegExp(`from evaluation ${data.evaluations[1]}`));
+      assert.deepEqual(page.errors, []);
+    } finally {
+      await page.close();
+    }
+  });
 });
 
 describe('the dashboard with access control on', { skip }, () => {
