@@ -6,7 +6,7 @@ and the differential test's fixtures (bench/eval-reference.ts).
 PYCOCOTOOLS_DIR: a folder holding the `pycocotools` package (e.g. a `build_ext --inplace` build of its
 PythonAPI), or "-" for the installed one. Each run is timed the way the service is: from the JSON
 text already in memory to the 12 stats (json.loads, COCO index, loadRes, evaluate, accumulate,
-summarize), once per IoU type and repetition. Prints one JSON object: per IoU type the seconds of
+summarize), once per IoU type and repetition, in wall-clock and CPU time. Prints one JSON object: per IoU type the seconds of
 every repetition, the stats, per-category values (detectron2's convention, as the service reports
 them) and SHA-256 digests of the accumulated precision / recall / scores arrays (C order, float64
 little-endian), so that a test can compare every number without committing the arrays.
@@ -74,14 +74,16 @@ def main():
         dt_text = f.read()
     out = {"numpy": np.__version__, "pycocotools": getattr(pycocotools, "__version__", "?")}
     for iou in types.split(","):
-        seconds = []
+        seconds, cpu = [], []
         for _ in range(int(reps)):
             with contextlib.redirect_stdout(io.StringIO()):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 gt, e = run(gt_text, dt_text, iou)
                 seconds.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
         out[iou] = {
             "seconds": seconds,
+            "cpu_seconds": cpu,
             "stats": [float(x) for x in e.stats],
             "per_category": per_category(gt, e),
             "sha256": {k: digest(e.eval[k]) for k in ("precision", "recall", "scores")},

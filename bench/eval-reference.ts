@@ -31,7 +31,7 @@ for (const images of sizes.length ? sizes : [300, 5000]) {
     const r = spawnSync(PYTHON, [join(ROOT, 'bench', 'eval-pycocotools.py'), dir.path, join(tmp, 'gt.json'), join(tmp, 'dt.json'), 'bbox,segm', '1'], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error(r.stderr);
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
-    const strip = (b: unknown): unknown => { const { seconds: _s, ...rest } = b as Record<string, unknown>; return rest; };
+    const strip = (b: unknown): unknown => { const { seconds: _s, cpu_seconds: _c, ...rest } = b as Record<string, unknown>; return rest; };
     const fixture = {
       source: `bench/eval-data.ts generateEvalSet(${images}) evaluated by pycocotools (ppwwyyxx/cocoapi 2.0.11 built from source), numpy ${String(out.numpy)}`,
       images, gt_instances: set.gt.annotations.length, detections: set.dets.length,

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
 
   // pycocotools first (a separate process; its own repetitions)
   const py = pycocotoolsDir();
-  let pyOut = null as (Record<IouT, { seconds: number[]; stats: number[] }> & { numpy?: string }) | null;
+  let pyOut = null as (Record<IouT, { seconds: number[]; cpu_seconds: number[]; stats: number[] }> & { numpy?: string }) | null;
   let pySkipped = '';
   if (py.ok) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-eval-'));
@@ -68,15 +68,19 @@ async function main(): Promise<void> {
 
   // the core in-process: JSON text → stats
   const core: Record<IouT, number[]> = { bbox: [], segm: [] };
+  const coreCpu: Record<IouT, number[]> = { bbox: [], segm: [] };
   const coreStats: Partial<Record<IouT, Array<number | null>>> = {};
   for (let rep = -1; rep < REPS; rep++) {
     for (const t of TYPES) {
       const text = body(t);
-      const s = performance.now();
+      const s = performance.now(), c0 = process.cpuUsage();
       const parsed = JSON.parse(text) as { ground_truth: unknown; detections: unknown };
       const r = evaluateDetections({ groundTruth: parsed.ground_truth, detections: parsed.detections, iouTypes: [t] });
-      const ms = performance.now() - s;
-      if (rep >= 0) core[t].push(ms / 1000);
+      const ms = performance.now() - s, c = process.cpuUsage(c0);
+      if (rep >= 0) {
+        core[t].push(ms / 1000);
+        coreCpu[t].push((c.user + c.system) / 1e6);
+      }
       coreStats[t] = r.coco[t]!.stats;
     }
   }
@@ -85,17 +89,21 @@ async function main(): Promise<void> {
   // the service over HTTP
   const srv = await spawnServer({ INFERENCE_WORKERS: '1', LOG_LEVEL: 'warn', EVAL_BODY_LIMIT: String(512 * 2 ** 20) });
   const http: Record<IouT, number[]> = { bbox: [], segm: [] };
+  const httpCpu: Record<IouT, number[]> = { bbox: [], segm: [] };
   const httpStats: Partial<Record<IouT, Array<number | null>>> = {};
   try {
     const bodies = { bbox: Buffer.from(body('bbox')), segm: Buffer.from(body('segm')) };
     for (let rep = -1; rep < REPS; rep++) {
       for (const t of TYPES) {
-        const s = performance.now();
+        const s = performance.now(), c0 = serverCpu(srv.child.pid!);
         const res = await fetch(`${srv.baseUrl}/evaluate`, { method: 'POST', body: bodies[t], headers: { 'content-type': 'application/json' } });
         const text = await res.text();
         const ms = performance.now() - s;
         if (res.status !== 200) throw new Error(`POST /evaluate ${res.status}: ${text.slice(0, 300)}`);
-        if (rep >= 0) http[t].push(ms / 1000);
+        if (rep >= 0) {
+          http[t].push(ms / 1000);
+          httpCpu[t].push(serverCpu(srv.child.pid!) - c0);
+        }
         httpStats[t] = (JSON.parse(text) as { coco: Record<IouT, { stats: Array<number | null> }> }).coco[t].stats;
       }
     }
@@ -104,23 +112,36 @@ async function main(): Promise<void> {
   }
   log(`service over HTTP: bbox ${series(http.bbox).median.toFixed(3)} s, segm ${series(http.segm).median.toFixed(3)} s (median of ${REPS})`);
 
-  const rows: string[] = ['| IoU type | pycocotools | service over HTTP | ratio | core in-process | ratio | stats identical |', '|---|---|---|---|---|---|---|'];
+  const rows: string[] = [
+    '| IoU type | time | pycocotools | service over HTTP | ratio | core in-process | ratio | stats identical |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   const details: Record<string, unknown> = {};
   for (const t of TYPES) {
-    const h = series(http[t]), c = series(core[t]);
-    const p = pyOut ? series(pyOut[t].seconds) : null;
+    const h = series(http[t]), c = series(core[t]), hc = series(httpCpu[t]), cc = series(coreCpu[t]);
+    const p = pyOut ? series(pyOut[t].seconds) : null, pc = pyOut ? series(pyOut[t].cpu_seconds) : null;
     const same = pyOut ? [httpStats[t], coreStats[t]].every((st) => st!.every((v, i) => (v ?? -1) === pyOut![t].stats[i])) : null;
     const cell = (x: Series): string => `${x.median.toFixed(3)} s [${x.min.toFixed(3)} - ${x.max.toFixed(3)}]`;
-    rows.push(`| ${t} | ${p ? cell(p) : 'n/a'} | ${cell(h)} | ${p ? `**${(p.median / h.median).toFixed(1)}x**` : 'n/a'} | ${cell(c)} | ${p ? `${(p.median / c.median).toFixed(1)}x` : 'n/a'} | ${same === null ? 'n/a' : same ? 'yes' : 'NO'} |`);
-    details[t] = { pycocotools_s: p, http_s: h, core_s: c, stats: httpStats[t], pycocotools_stats: pyOut?.[t].stats ?? null, identical: same };
+    const ratio = (a: Series | null, b: Series, bold: boolean): string => (a ? (bold ? `**${(a.median / b.median).toFixed(1)}x**` : `${(a.median / b.median).toFixed(1)}x`) : 'n/a');
+    const ok = same === null ? 'n/a' : same ? 'yes' : 'NO';
+    rows.push(`| ${t} | wall | ${p ? cell(p) : 'n/a'} | ${cell(h)} | ${ratio(p, h, true)} | ${cell(c)} | ${ratio(p, c, false)} | ${ok} |`);
+    rows.push(`| ${t} | CPU | ${pc ? cell(pc) : 'n/a'} | ${cell(hc)} (server process) | ${ratio(pc, hc, false)} | ${cell(cc)} | ${ratio(pc, cc, false)} | ${ok} |`);
+    details[t] = { pycocotools_s: p, pycocotools_cpu_s: pc, http_s: h, http_server_cpu_s: hc, core_s: c, core_cpu_s: cc, stats: httpStats[t], pycocotools_stats: pyOut?.[t].stats ?? null, identical: same };
   }
   const cpu = cpus()[0]?.model ?? 'unknown';
   const head = `${IMAGES} images, ${set.gt.annotations.length} GT instances, ${set.dets.length} results (bench/eval-data.ts); median [min - max] of ${REPS} runs (pycocotools ${PY_REPS}); `
     + `${cpu}, ${availableParallelism()} cores, node ${process.version}${pyOut ? `, numpy ${String(pyOut.numpy)}` : ''}; load at end ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}.`;
-  const table = [head, '', ...rows, ...(pySkipped ? ['', `pycocotools: ${pySkipped}`] : [])].join('\n');
+  const table = [head, '', ...rows, '', 'wall: elapsed time of each run; CPU: CPU time of the process doing the work (pycocotools: `time.process_time()`; core: `process.cpuUsage()`; HTTP: the server process\'s utime + stime from /proc, which includes its GC threads), steadier than wall time on a shared machine.', ...(pySkipped ? ['', `pycocotools: ${pySkipped}`] : [])].join('\n');
   process.stdout.write(`${table}\n\n${JSON.stringify(details, null, 2)}\n`);
   if (args.write && !args.model) writeBlock(table, new Date().toISOString());
   if (pyOut && rows.some((r) => r.endsWith('| NO |'))) process.exitCode = 1;
+}
+
+/** CPU seconds (utime + stime, all threads) of process `pid` so far, from /proc (10 ms ticks). */
+function serverCpu(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
 }
 
 /** Replaces the `bench-eval` block of bench/RESULTS.md (appended when absent). */

@@ -71,3 +71,24 @@ test(`generated set of ${IMAGES} images: image-by-image feeding gives the same n
   check(result.coco.bbox!, exp.bbox, false);
   check(result.coco.segm!, exp.segm, false);
 });
+
+test('stored ground-truth masks: a second evaluation of the same content gives the same bits; changed content is not reused', async () => {
+  const { clearGtMaskCache } = await import('../../src/eval/coco/gt-masks.js');
+  const small = generateEvalSet(60, 99);
+  const run = (gt: unknown): CocoBlock => evaluateDetections({ groundTruth: gt, detections: small.dets, iouTypes: ['segm'], includeArrays: true }).coco.segm!;
+  clearGtMaskCache();
+  const cold = run(JSON.parse(JSON.stringify(small.gt)));
+  const warm = run(JSON.parse(JSON.stringify(small.gt)));
+  assert.deepEqual(warm, cold);
+  // shift the polygons of a few annotations: a fresh evaluation and one after the original was
+  // stored must agree (the content key differs), and differ from the original
+  const moved = JSON.parse(JSON.stringify(small.gt)) as { annotations: Array<{ segmentation: unknown; iscrowd: number }> };
+  for (const ann of moved.annotations.filter((a) => a.iscrowd === 0).slice(0, 12)) {
+    for (const part of ann.segmentation as number[][]) for (let i = 0; i < part.length; i += 2) part[i] = Math.max(0, part[i]! - 25);
+  }
+  const afterStored = run(moved);
+  clearGtMaskCache();
+  const fresh = run(JSON.parse(JSON.stringify(moved)));
+  assert.deepEqual(afterStored, fresh);
+  assert.notDeepEqual(fresh.precision!.data, cold.precision!.data);
+});

@@ -11,6 +11,7 @@ import { frBbox } from '../rle.js';
 import type { CocoGroundTruth, CocoResults } from './load.js';
 import { matchCell, type CellInput } from './match.js';
 import type { CocoParams } from './params.js';
+import { ContentHash, gtMasksFor, type GtMasks } from './gt-masks.js';
 import { RecordArena, type ImageEvalRecord } from './records.js';
 import {
   checkPolygons, MAX_MASK_PIXELS, MaskSet, maskSetIou, parseRleObject, polygonsToCounts, segmentationToRle,
@@ -58,42 +59,66 @@ function groupByImageThenCategory(image: Int32Array, category: Int32Array, I: nu
   return [order, start];
 }
 
-const validatedGt = new WeakSet<CocoGroundTruth>();
+/** Ground truths already validated, with the key of their stored masks (gt-masks.ts). */
+const validatedGt = new WeakMap<CocoGroundTruth, GtMasks>();
 
 /**
  * Validate every segmentation segm evaluation will read (GT, and results that carry one), so that
  * invalid input fails before any work, as pycocotools' `_prepare` converts them all up front.
  * Warnings (odd polygons, RLE size different from the image) are reported here, once. A ground
- * truth is validated only the first time (batches of results may be evaluated against the same GT).
+ * truth is validated only the first time (batches of results may be evaluated against the same GT);
+ * meanwhile its content is hashed to find masks rasterized for an identical ground truth earlier.
  */
 export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warnings?: WarningCollector): void {
-  const check = (v: unknown, path: string, h: number, w: number): void => {
-    if (Array.isArray(v)) checkPolygons(v, path, warnings);
-    else if (isObject(v)) {
+  const check = (v: unknown, path: () => string, h: number, w: number, hash?: ContentHash): void => {
+    if (Array.isArray(v)) {
+      checkPolygons(v, path(), warnings);
+      if (hash) {
+        hash.num(1);
+        hash.num(v.length);
+        for (const part of v as number[][]) hash.nums(part);
+      }
+    } else if (isObject(v)) {
       const rle = parseRleObject(v, path, true);
       if (rle.h !== h || rle.w !== w) {
-        warnings?.add('rle-size', `${path}.size`, `RLE size ${rle.h}x${rle.w} differs from the image's ${h}x${w}; it can never match (IoU -1, as in pycocotools)`);
+        warnings?.add('rle-size', `${path()}.size`, `RLE size ${rle.h}x${rle.w} differs from the image's ${h}x${w}; it can never match (IoU -1, as in pycocotools)`);
       }
-    } else segmentationToRle(v, path, h, w); // throws the type error
+      if (hash) {
+        hash.num(2);
+        hash.num(rle.h);
+        hash.num(rle.w);
+        if (typeof v.counts === 'string') hash.str(v.counts);
+        else hash.nums(rle.counts);
+      }
+    } else segmentationToRle(v, path(), h, w); // throws the type error
   };
   if (!validatedGt.has(gt)) {
     gt.imageFileOrder.forEach((k, src) => {
       const h = gt.heights[k]!, w = gt.widths[k]!;
       if (h * w > MAX_MASK_PIXELS) fail(`${gt.path}.images[${src}]`, `image of ${h}x${w} pixels is too large for mask evaluation`, 413);
     });
+    const hash = new ContentHash();
+    hash.num(GT_MASKS_FORMAT);
+    hash.num(gt.anns.count);
     for (let a = 0; a < gt.anns.count; a++) {
       const img = gt.anns.image[a]!;
-      check(gt.anns.segmentation[a], `${gt.path}.annotations[${gt.anns.source[a]}].segmentation`, gt.heights[img]!, gt.widths[img]!);
+      const h = gt.heights[img]!, w = gt.widths[img]!;
+      hash.num(h);
+      hash.num(w);
+      check(gt.anns.segmentation[a], () => `${gt.path}.annotations[${gt.anns.source[a]}].segmentation`, h, w, hash);
     }
-    validatedGt.add(gt);
+    validatedGt.set(gt, gtMasksFor(hash.digest(), gt.anns.count));
   }
   for (let r = 0; r < dt.count; r++) {
     const seg = dt.segmentation[r];
     if (seg === undefined) continue; // bbox branch without segmentation: the box polygon
     const img = dt.image[r]!;
-    check(seg, `${dt.path}[${dt.source[r]}].segmentation`, gt.heights[img]!, gt.widths[img]!);
+    check(seg, () => `${dt.path}[${dt.source[r]}].segmentation`, gt.heights[img]!, gt.widths[img]!);
   }
 }
+
+/** Version of what the mask key covers (bump when rasterization or the hashed fields change). */
+const GT_MASKS_FORMAT = 1;
 
 /**
  * Index GT and results by image and category (and, for segm, validate all segmentations).
@@ -200,10 +225,16 @@ function cellMasks(ctx: CocoEvalContext, img: number, gIdx: Int32Array, dIdx: In
       masks.add(m.counts, m.h, m.w);
     }
   }
+  const stored = validatedGt.get(gt);
   for (let k = 0; k < gIdx.length; k++) {
     const a = gIdx[k]!;
+    if (stored?.has(a)) {
+      masks.addStored(stored, a);
+      continue;
+    }
     const m = validatedCounts(gt.anns.segmentation[a], () => `${gt.path}.annotations[${gt.anns.source[a]}].segmentation`, h, w);
-    masks.add(m.counts, m.h, m.w);
+    const i = masks.add(m.counts, m.h, m.w);
+    stored?.store(a, masks, i);
   }
 }
 

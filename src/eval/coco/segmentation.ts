@@ -6,6 +6,7 @@
  */
 import { fail, type WarningCollector, expectArray, expectInteger, isObject, typeName } from '../json-check.js';
 import { MAX_POLYGON_STEPS, polygonSteps } from '../polygon.js';
+import type { GtMasks } from './gt-masks.js';
 import { countsSum, frPoly, frPolygons, parseCountsString, rleArea, rleToBbox, type Rle } from '../rle.js';
 
 /** Largest mask accepted (h*w must fit pycocotools' uint counts with room to spare). */
@@ -19,27 +20,38 @@ const MAX_ABS_COORD = 1e8;
  * fork's decoder rejects overruns; shorter sums make pycocotools' IoU loop forever). With `transient`,
  * decoded string counts live in a shared buffer valid until the next call (validation, geometry).
  */
-export function parseRleObject(v: Record<string, unknown>, path: string, transient = false): Rle {
-  const size = expectArray(v.size, `${path}.size`);
-  if (size.length !== 2) fail(`${path}.size`, `must be [height, width], got ${size.length} numbers`);
-  const h = expectInteger(size[0], `${path}.size[0]`, 0);
-  const w = expectInteger(size[1], `${path}.size[1]`, 0);
-  if (h * w > MAX_MASK_PIXELS) fail(`${path}.size`, `mask of ${h}x${w} pixels is too large`, 413);
+export function parseRleObject(v: Record<string, unknown>, at: string | (() => string), transient = false): Rle {
+  const path = (): string => (typeof at === 'string' ? at : at());
+  const size = v.size;
+  let h: number, w: number;
+  if (Array.isArray(size) && size.length === 2 && Number.isSafeInteger(size[0]) && Number.isSafeInteger(size[1]) && (size[0] as number) >= 0 && (size[1] as number) >= 0) {
+    h = size[0] as number;
+    w = size[1] as number;
+  } else {
+    const sz = expectArray(size, `${path()}.size`);
+    if (sz.length !== 2) fail(`${path()}.size`, `must be [height, width], got ${sz.length} numbers`);
+    h = expectInteger(sz[0], `${path()}.size[0]`, 0);
+    w = expectInteger(sz[1], `${path()}.size[1]`, 0);
+  }
+  if (h * w > MAX_MASK_PIXELS) fail(`${path()}.size`, `mask of ${h}x${w} pixels is too large`, 413);
   const c = v.counts;
   let counts: Uint32Array;
   if (typeof c === 'string') {
     const r = parseCountsString(c, transient);
-    if (typeof r === 'string') fail(`${path}.counts`, `invalid compressed RLE: ${r}`);
+    if (typeof r === 'string') fail(`${path()}.counts`, `invalid compressed RLE: ${r}`);
     counts = r;
   } else if (Array.isArray(c)) {
     counts = new Uint32Array(c.length);
-    for (let j = 0; j < c.length; j++) counts[j] = expectInteger(c[j], `${path}.counts[${j}]`, 0);
+    for (let j = 0; j < c.length; j++) {
+      const x = c[j];
+      counts[j] = Number.isSafeInteger(x) && (x as number) >= 0 ? (x as number) : expectInteger(x, `${path()}.counts[${j}]`, 0);
+    }
   } else {
-    fail(`${path}.counts`, c === undefined ? 'is required' : `must be a string or an array, got ${typeName(c)}`, 400);
+    fail(`${path()}.counts`, c === undefined ? 'is required' : `must be a string or an array, got ${typeName(c)}`, 400);
   }
   const sum = countsSum(counts);
   if (sum !== h * w) {
-    fail(`${path}.counts`, `runs cover ${sum} pixels but size ${h}x${w} has ${h * w}${sum > h * w ? ' (overrun)' : ''}`);
+    fail(`${path()}.counts`, `runs cover ${sum} pixels but size ${h}x${w} has ${h * w}${sum > h * w ? ' (overrun)' : ''}`);
   }
   return { h, w, counts };
 }
@@ -258,6 +270,29 @@ export class MaskSet {
       this.colHi[i] = 0; // empty: overlaps nothing
     }
     this.runStart[i + 1] = r;
+    this.n = i + 1;
+    return i;
+  }
+
+  /** Adds annotation `a`'s mask stored in `e` (see gt-masks.ts); returns its index. */
+  addStored(e: GtMasks, a: number): number {
+    const i = this.n;
+    if (i + 1 >= this.h.length) this.growMasks();
+    const r = this.runStart[i]!, n = e.len[a]!;
+    if (r + n > this.runs.length) {
+      const b = new Uint32Array(Math.max(2 * this.runs.length, r + n));
+      b.set(this.runs.subarray(0, r));
+      this.runs = b;
+    }
+    const from = e.start[a]!;
+    this.runs.set(e.runs.subarray(from, from + n), r);
+    this.h[i] = e.h[a]!;
+    this.w[i] = e.w[a]!;
+    this.area[i] = e.area[a]!;
+    this.colLo[i] = e.colLo[a]!;
+    this.colHi[i] = e.colHi[a]!;
+    this.paired[i] = e.paired[a]!;
+    this.runStart[i + 1] = r + n;
     this.n = i + 1;
     return i;
   }

@@ -1,0 +1,127 @@
+/**
+ * @file The rasterized ground-truth masks of a segm evaluation, kept for the next evaluation of the
+ * same ground truth (the usual case: several result files, or bbox then segm, against one validation
+ * set). The key is a SHA-256 of everything the masks depend on — every annotation's image size and
+ * segmentation (polygon coordinates as doubles, RLE size and counts) — computed while the
+ * segmentations are validated, so a hit needs the same content, not the same object. A hit only
+ * skips the rasterization (the masks are the same bits: only their cost changes); validation, its
+ * errors and warnings are unchanged. Bounded: the two most recent ground truths, at most
+ * {@link MAX_STORED_RUNS} run bounds each (64 MiB); beyond that a set is evaluated without storing.
+ * Nothing here touches a clock or I/O (node:crypto hashes in memory).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { MaskSet } from './segmentation.js';
+
+/** Run bounds (uint32) stored per ground truth at most. */
+export const MAX_STORED_RUNS = 16 * 2 ** 20;
+/** Ground truths kept. */
+const MAX_ENTRIES = 2;
+
+/** Stored masks of one ground truth, filled as its cells are evaluated (annotation order free). */
+export class GtMasks {
+  /** [n] start of annotation a's runs in `runs`, -1 while not stored */
+  readonly start: Int32Array;
+  readonly len: Int32Array;
+  readonly h: Float64Array;
+  readonly w: Float64Array;
+  readonly area: Float64Array;
+  readonly colLo: Float64Array;
+  readonly colHi: Float64Array;
+  readonly paired: Uint8Array;
+  runs = new Uint32Array(1 << 16);
+  used = 0;
+
+  constructor(readonly count: number) {
+    this.start = new Int32Array(count).fill(-1);
+    this.len = new Int32Array(count);
+    this.h = new Float64Array(count);
+    this.w = new Float64Array(count);
+    this.area = new Float64Array(count);
+    this.colLo = new Float64Array(count);
+    this.colHi = new Float64Array(count);
+    this.paired = new Uint8Array(count);
+  }
+
+  has(a: number): boolean {
+    return this.start[a]! >= 0;
+  }
+
+  /** Stores mask `i` of `m` as annotation `a` (no-op when full or already stored). */
+  store(a: number, m: MaskSet, i: number): void {
+    if (this.start[a]! >= 0) return;
+    const from = m.runStart[i]!, to = m.runStart[i + 1]!, n = to - from;
+    if (this.used + n > MAX_STORED_RUNS) return;
+    if (this.used + n > this.runs.length) {
+      const b = new Uint32Array(Math.min(MAX_STORED_RUNS, Math.max(2 * this.runs.length, this.used + n)));
+      b.set(this.runs.subarray(0, this.used));
+      this.runs = b;
+    }
+    this.runs.set(m.runs.subarray(from, to), this.used);
+    this.start[a] = this.used;
+    this.len[a] = n;
+    this.h[a] = m.h[i]!;
+    this.w[a] = m.w[i]!;
+    this.area[a] = m.area[i]!;
+    this.colLo[a] = m.colLo[i]!;
+    this.colHi[a] = m.colHi[i]!;
+    this.paired[a] = m.paired[i]!;
+    this.used += n;
+  }
+}
+
+const cache = new Map<string, GtMasks>();
+
+/** The stored masks for `key` (created empty on a miss; most recent last, two kept). */
+export function gtMasksFor(key: string, count: number): GtMasks {
+  let e = cache.get(key);
+  if (e && e.count === count) {
+    cache.delete(key);
+    cache.set(key, e);
+    return e;
+  }
+  e = new GtMasks(count);
+  cache.set(key, e);
+  while (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+  return e;
+}
+
+/** Empties the store (tests). */
+export function clearGtMaskCache(): void {
+  cache.clear();
+}
+
+/** Incremental SHA-256 of numbers (as float64) and strings, buffered. */
+export class ContentHash {
+  private readonly hash: Hash = createHash('sha256');
+  private buf = new Float64Array(8192);
+  private n = 0;
+
+  num(x: number): void {
+    if (this.n === this.buf.length) this.flush();
+    this.buf[this.n++] = x;
+  }
+
+  nums(a: ArrayLike<unknown>): void {
+    this.num(a.length);
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i];
+      this.num(typeof x === 'number' ? x : NaN);
+    }
+  }
+
+  str(s: string): void {
+    this.num(s.length);
+    this.flush();
+    this.hash.update(s, 'utf8');
+  }
+
+  digest(): string {
+    this.flush();
+    return this.hash.digest('hex');
+  }
+
+  private flush(): void {
+    if (this.n > 0) this.hash.update(new Uint8Array(this.buf.buffer, 0, 8 * this.n));
+    this.n = 0;
+  }
+}
