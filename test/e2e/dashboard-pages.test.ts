@@ -143,7 +143,7 @@ describe('dashboard and report pages in headless Chromium', { skip }, () => {
         assert.equal(chart.labels.length, cur.bins.length, f);
         assert.deepEqual(chart.datasets.map((d) => d.label), ['current', 'reference'], f);
         assert.deepEqual(chart.datasets[0]!.data, shares(cur.counts), `${f}: current`);
-        const ref = drift.reference.histograms[f]!;
+        const ref: { bins: string[]; counts: number[] } = drift.reference!.histograms[f]!;
         assert.deepEqual(chart.datasets[1]!.data, shares(cur.bins.map((b) => ref.counts[ref.bins.indexOf(b)] ?? 0)), `${f}: reference`);
       }
       const psi = await page.evaluate<string[][]>(`[...document.querySelectorAll('#drift-table tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent))`);
