@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { PROMTOOL, exposedNames, hasPromtool, promqlMetricNames } from '../metrics/exposition.js';
+import { PROMTOOL, exposedNames, hasPromtool, promqlMetricNames, promtoolCheckMetrics } from '../metrics/exposition.js';
 import {
   ALERTS_FILE, ALERTS_TEST_FILE, DASHBOARD_FILE, PROMETHEUS_SYNTHETIC, PROM_CONFIG_FILE, alertExprs, dashboardExprs, type Panel,
 } from './deploy-files.js';
@@ -60,6 +60,7 @@ test('the PromQL name extractor ignores functions, labels, ranges, strings and n
 describe('dashboard and alert queries use only exposed metric names', { skip: skipNoModel }, () => {
   let svc: Service;
   let exposed: Set<string>;
+  let scrape: string;
 
   before(async () => {
     svc = await startService({ listen: false, env: { DRIFT_MIN_IMAGES: '1' } });
@@ -69,9 +70,17 @@ describe('dashboard and alert queries use only exposed metric names', { skip: sk
     await seedQualityData(svc.app, { images: 2 });
     const res = await svc.app.inject({ method: 'POST', url: '/evaluate', payload: { ...detectionsPayload(modelClasses()), iou_types: 'bbox' } });
     assert.equal(res.statusCode, 200, res.body);
-    exposed = exposedNames((await svc.app.inject({ url: '/metrics' })).body);
+    scrape = (await svc.app.inject({ url: '/metrics' })).body;
+    exposed = exposedNames(scrape);
   });
   after(async () => { await svc?.close(); });
+
+  test('promtool check metrics accepts the scrape with the drift and dataset series', { skip: hasPromtool() ? false : 'promtool not installed (apt-get install prometheus)' }, () => {
+    for (const name of ['mrcnn_drift_psi', 'mrcnn_drift_detection_score_bucket', 'mrcnn_dataset_ap']) assert.ok(exposed.has(name), name);
+    const { status, output } = promtoolCheckMetrics(scrape);
+    assert.equal(status, 0, output);
+    assert.equal(output.trim(), '', `promtool lint findings:\n${output}`);
+  });
 
   test('every metric name in the dashboard is exposed by the service', () => {
     const missing: string[] = [];
