@@ -5,7 +5,9 @@
  * computed separately (in batches, in workers) and accumulated together: the result is identical.
  */
 import { cocoBoxIou } from '../box-iou.js';
+import { InputError } from '../errors.js';
 import { fail, isObject, type WarningCollector } from '../json-check.js';
+import type { Rle } from '../rle.js';
 import { sortIndicesDesc } from '../numeric.js';
 import { frBbox } from '../rle.js';
 import type { CocoGroundTruth, CocoResults } from './load.js';
@@ -70,18 +72,29 @@ const validatedGt = new WeakMap<CocoGroundTruth, GtMasks>();
  * meanwhile its content is hashed to find masks rasterized for an identical ground truth earlier.
  */
 export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warnings?: WarningCollector): void {
-  const check = (v: unknown, path: () => string, h: number, w: number, hash?: ContentHash): void => {
+  // JSON paths are spelled out only for a warning or an error (an RLE is parsed again with its path
+  // to report the error: the same input gives the same error)
+  const pathOf = (isGt: boolean, i: number): string => (isGt
+    ? `${gt.path}.annotations[${gt.anns.source[i]}].segmentation`
+    : `${dt.path}[${dt.source[i]}].segmentation`);
+  const check = (v: unknown, isGt: boolean, i: number, h: number, w: number, hash?: ContentHash): void => {
     if (Array.isArray(v)) {
-      checkPolygons(v, path(), warnings);
+      checkPolygons(v, pathOf(isGt, i), warnings);
       if (hash) {
         hash.num(1);
         hash.num(v.length);
         for (const part of v as number[][]) hash.nums(part);
       }
     } else if (isObject(v)) {
-      const rle = parseRleObject(v, path, true);
+      let rle: Rle;
+      try {
+        rle = parseRleObject(v, '', true);
+      } catch (e) {
+        if (e instanceof InputError) parseRleObject(v, pathOf(isGt, i), true);
+        throw e;
+      }
       if (rle.h !== h || rle.w !== w) {
-        warnings?.add('rle-size', `${path()}.size`, `RLE size ${rle.h}x${rle.w} differs from the image's ${h}x${w}; it can never match (IoU -1, as in pycocotools)`);
+        warnings?.add('rle-size', `${pathOf(isGt, i)}.size`, `RLE size ${rle.h}x${rle.w} differs from the image's ${h}x${w}; it can never match (IoU -1, as in pycocotools)`);
       }
       if (hash) {
         hash.num(2);
@@ -90,7 +103,7 @@ export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warn
         if (typeof v.counts === 'string') hash.str(v.counts);
         else hash.nums(rle.counts);
       }
-    } else segmentationToRle(v, path(), h, w); // throws the type error
+    } else segmentationToRle(v, pathOf(isGt, i), h, w); // throws the type error
   };
   if (!validatedGt.has(gt)) {
     gt.imageFileOrder.forEach((k, src) => {
@@ -105,7 +118,7 @@ export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warn
       const h = gt.heights[img]!, w = gt.widths[img]!;
       hash.num(h);
       hash.num(w);
-      check(gt.anns.segmentation[a], () => `${gt.path}.annotations[${gt.anns.source[a]}].segmentation`, h, w, hash);
+      check(gt.anns.segmentation[a], true, a, h, w, hash);
     }
     validatedGt.set(gt, gtMasksFor(hash.digest(), gt.anns.count));
   }
@@ -113,7 +126,7 @@ export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warn
     const seg = dt.segmentation[r];
     if (seg === undefined) continue; // bbox branch without segmentation: the box polygon
     const img = dt.image[r]!;
-    check(seg, () => `${dt.path}[${dt.source[r]}].segmentation`, gt.heights[img]!, gt.widths[img]!);
+    check(seg, false, r, gt.heights[img]!, gt.widths[img]!);
   }
 }
 
@@ -200,10 +213,13 @@ function reserve(D: number, nAll: number, G: number): void {
 /** Reused mask storage of the current cell. */
 const masks = new MaskSet();
 
-/** A segmentation validated by {@link validateSegmentations} → counts (RLE strings decoded transiently). */
-function validatedCounts(seg: unknown, path: () => string, h: number, w: number): { counts: ArrayLike<number>; h: number; w: number } {
+/**
+ * A segmentation validated by {@link validateSegmentations} → counts (RLE strings decoded
+ * transiently). It cannot fail any more, so `path` is only the input's prefix.
+ */
+function validatedCounts(seg: unknown, path: string, h: number, w: number): { counts: ArrayLike<number>; h: number; w: number } {
   if (Array.isArray(seg)) return { counts: polygonsToCounts(seg as number[][], h, w), h, w };
-  return segmentationToRle(seg, path(), h, w, undefined, true);
+  return segmentationToRle(seg, path, h, w, undefined, true);
 }
 
 /**
@@ -221,7 +237,7 @@ function cellMasks(ctx: CocoEvalContext, img: number, gIdx: Int32Array, dIdx: In
       // loadRes bbox branch: segmentation = the box as a 4-point polygon
       masks.add(frBbox(dt.bbox.subarray(4 * r, 4 * r + 4), h, w), h, w);
     } else {
-      const m = validatedCounts(seg, () => `${dt.path}[${dt.source[r]}].segmentation`, h, w);
+      const m = validatedCounts(seg, dt.path, h, w);
       masks.add(m.counts, m.h, m.w);
     }
   }
@@ -232,7 +248,7 @@ function cellMasks(ctx: CocoEvalContext, img: number, gIdx: Int32Array, dIdx: In
       masks.addStored(stored, a);
       continue;
     }
-    const m = validatedCounts(gt.anns.segmentation[a], () => `${gt.path}.annotations[${gt.anns.source[a]}].segmentation`, h, w);
+    const m = validatedCounts(gt.anns.segmentation[a], gt.path, h, w);
     const i = masks.add(m.counts, m.h, m.w);
     stored?.store(a, masks, i);
   }

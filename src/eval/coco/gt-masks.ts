@@ -103,9 +103,17 @@ export class ContentHash {
 
   nums(a: ArrayLike<unknown>): void {
     this.num(a.length);
-    for (let i = 0; i < a.length; i++) {
-      const x = a[i];
-      this.num(typeof x === 'number' ? x : NaN);
+    const n = a.length;
+    for (let i = 0; i < n;) {
+      if (this.n === this.buf.length) this.flush();
+      const buf = this.buf;
+      const end = Math.min(n, i + buf.length - this.n);
+      let o = this.n;
+      for (; i < end; i++) {
+        const x = a[i];
+        buf[o++] = typeof x === 'number' ? x : NaN;
+      }
+      this.n = o;
     }
   }
 

@@ -20,38 +20,37 @@ const MAX_ABS_COORD = 1e8;
  * fork's decoder rejects overruns; shorter sums make pycocotools' IoU loop forever). With `transient`,
  * decoded string counts live in a shared buffer valid until the next call (validation, geometry).
  */
-export function parseRleObject(v: Record<string, unknown>, at: string | (() => string), transient = false): Rle {
-  const path = (): string => (typeof at === 'string' ? at : at());
+export function parseRleObject(v: Record<string, unknown>, at: string, transient = false): Rle {
   const size = v.size;
   let h: number, w: number;
   if (Array.isArray(size) && size.length === 2 && Number.isSafeInteger(size[0]) && Number.isSafeInteger(size[1]) && (size[0] as number) >= 0 && (size[1] as number) >= 0) {
     h = size[0] as number;
     w = size[1] as number;
   } else {
-    const sz = expectArray(size, `${path()}.size`);
-    if (sz.length !== 2) fail(`${path()}.size`, `must be [height, width], got ${sz.length} numbers`);
-    h = expectInteger(sz[0], `${path()}.size[0]`, 0);
-    w = expectInteger(sz[1], `${path()}.size[1]`, 0);
+    const sz = expectArray(size, `${at}.size`);
+    if (sz.length !== 2) fail(`${at}.size`, `must be [height, width], got ${sz.length} numbers`);
+    h = expectInteger(sz[0], `${at}.size[0]`, 0);
+    w = expectInteger(sz[1], `${at}.size[1]`, 0);
   }
-  if (h * w > MAX_MASK_PIXELS) fail(`${path()}.size`, `mask of ${h}x${w} pixels is too large`, 413);
+  if (h * w > MAX_MASK_PIXELS) fail(`${at}.size`, `mask of ${h}x${w} pixels is too large`, 413);
   const c = v.counts;
   let counts: Uint32Array;
   if (typeof c === 'string') {
     const r = parseCountsString(c, transient);
-    if (typeof r === 'string') fail(`${path()}.counts`, `invalid compressed RLE: ${r}`);
+    if (typeof r === 'string') fail(`${at}.counts`, `invalid compressed RLE: ${r}`);
     counts = r;
   } else if (Array.isArray(c)) {
     counts = new Uint32Array(c.length);
     for (let j = 0; j < c.length; j++) {
       const x = c[j];
-      counts[j] = Number.isSafeInteger(x) && (x as number) >= 0 ? (x as number) : expectInteger(x, `${path()}.counts[${j}]`, 0);
+      counts[j] = Number.isSafeInteger(x) && (x as number) >= 0 ? (x as number) : expectInteger(x, `${at}.counts[${j}]`, 0);
     }
   } else {
-    fail(`${path()}.counts`, c === undefined ? 'is required' : `must be a string or an array, got ${typeName(c)}`, 400);
+    fail(`${at}.counts`, c === undefined ? 'is required' : `must be a string or an array, got ${typeName(c)}`, 400);
   }
   const sum = countsSum(counts);
   if (sum !== h * w) {
-    fail(`${path()}.counts`, `runs cover ${sum} pixels but size ${h}x${w} has ${h * w}${sum > h * w ? ' (overrun)' : ''}`);
+    fail(`${at}.counts`, `runs cover ${sum} pixels but size ${h}x${w} has ${h * w}${sum > h * w ? ' (overrun)' : ''}`);
   }
   return { h, w, counts };
 }
