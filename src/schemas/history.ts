@@ -159,7 +159,7 @@ export const EvaluationSummarySchema = Type.Object({
   finished_at: Nullable(Time),
   model: Type.Object({ name: Nullable(Type.String()), version: Nullable(Type.String()), sha256: Nullable(Type.String()) }),
   dataset: Nullable(Type.Object({ id: Type.String(), name: Nullable(Type.String({ description: 'null once the dataset is deleted' })) })),
-  trigger: Nullable(Type.String({ description: '`manual`, `schedule`, `model_loaded`, `default_changed` (dataset evaluations)' })),
+  trigger: Nullable(Type.String({ description: 'What started a dataset evaluation: `manual`, `schedule`, `model_loaded`, `default_changed`, `canary` (null: an uploaded job)' })),
   images: Type.Integer({ minimum: 0 }),
   losses: Nullable(LossesSchema),
   box: ApTriple,

@@ -198,8 +198,13 @@ describe('datasets, history and comparison', () => {
     assert.doesNotMatch((await app.inject({ method: 'GET', url: '/metrics' })).body, /dataset="golden"/);
   });
 
-  test('DATASETS_MAX caps the datasets stored', async () => {
-    for (let i = 0; i < 3; i++) assert.equal((await post([text('name', `cap-${i}`), imagePart(FILES[0]!), annotationsPart()])).statusCode, 201);
+  test('a schedule given at creation; DATASETS_MAX caps the datasets stored', async () => {
+    const first = await post([text('name', 'cap-0'), text('cron', '15 4 * * *'), text('model', 'shapes'), text('auto', 'true'), imagePart(FILES[0]!), annotationsPart()]);
+    assert.equal(first.statusCode, 201, first.body);
+    const sch = (await getJson(`/datasets/${first.json().id}`)).schedule;
+    assert.deepEqual({ cron: sch.cron, model: sch.model, version: sch.version, auto: sch.auto }, { cron: '15 4 * * *', model: 'shapes', version: null, auto: true });
+    assert.match(sch.next_run_at, /T04:15:00\.000Z$/);
+    for (let i = 1; i < 3; i++) assert.equal((await post([text('name', `cap-${i}`), imagePart(FILES[0]!), annotationsPart()])).statusCode, 201);
     assertError(await post([text('name', 'cap-3'), imagePart(FILES[0]!), annotationsPart()]), 409, 'MRC_ERR_TOO_MANY_DATASETS', null);
   });
 });
