@@ -350,9 +350,10 @@ export class PostgresStore implements Store {
     if (!row) return null;
     if (row.history === true) {
       // a dataset evaluation: the dataset's annotations and images
-      const ds = (await this.q('SELECT annotations FROM datasets WHERE id::text = $1', [row.dataset_id], 'get_dataset_annotations'))[0];
+      // a history job's dataset_id is a normalised UUID (createJob): the casts keep the primary keys usable
+      const ds = (await this.q('SELECT annotations FROM datasets WHERE id = $1::uuid', [row.dataset_id], 'get_dataset_annotations'))[0];
       if (!ds) return null;
-      const images = (await this.q('SELECT image_index, file_name, field, size FROM dataset_images WHERE dataset_id::text = $1 ORDER BY image_index', [row.dataset_id], 'list_dataset_images'))
+      const images = (await this.q('SELECT image_index, file_name, field, size FROM dataset_images WHERE dataset_id = $1::uuid ORDER BY image_index', [row.dataset_id], 'list_dataset_images'))
         .map((r) => ({ index: Number(r.image_index), fileName: String(r.file_name), field: r.field === null ? null : String(r.field), size: Number(r.size) }));
       return { mode: 'model', annotations: ds.annotations, images };
     }
@@ -367,8 +368,9 @@ export class PostgresStore implements Store {
     const key = normId(id);
     if (!key) return null;
     const r = (await this.q('SELECT image_index, file_name, field, size, bytes FROM job_images WHERE job_id = $1 AND image_index = $2', [key, index], 'get_image'))[0]
-      ?? (await this.q(`SELECT di.image_index, di.file_name, di.field, di.size, di.bytes FROM jobs j JOIN dataset_images di ON di.dataset_id::text = j.dataset_id
-        WHERE j.id = $1 AND j.history AND di.image_index = $2`, [key, index], 'get_dataset_image'))[0];
+      // a dataset job: its dataset's image (CASE: only a history job's dataset_id, always a UUID, is cast)
+      ?? (await this.q(`SELECT di.image_index, di.file_name, di.field, di.size, di.bytes FROM dataset_images di
+        WHERE di.dataset_id = (SELECT CASE WHEN j.history THEN j.dataset_id::uuid END FROM jobs j WHERE j.id = $1) AND di.image_index = $2`, [key, index], 'get_dataset_image'))[0];
     return r ? { index: Number(r.image_index), fileName: String(r.file_name), field: r.field === null ? null : String(r.field), size: Number(r.size), bytes: r.bytes as Buffer } : null;
   }
 
