@@ -6,7 +6,7 @@
  * comparison of two evaluations of the same model (identical records: every delta 0 with a
  * zero-width interval), baseline and schedule settings, the dataset gauges in /metrics, and the
  * deletion (refused while an evaluation runs; then the history and the series are gone).
- * Waits are for states (polling), never for an amount of time.
+ * The same flow on PostgreSQL (the distributed queue). Waits are for states (polling), never for an amount of time.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
+import { postgresUnavailableReason, startPostgres } from '../support/postgres.js';
 import { assertError, listen, multipart, ROOT, testConfig, type Part } from '../helper.js';
 
 const FIX = join(ROOT, 'test/fixtures/losses');
@@ -246,5 +247,41 @@ describe('the history plugin: automatic runs at start-up, schedules on the servi
       assert.ok(r.every((x) => x.status !== 'failed'), JSON.stringify(r));
       await sleep(50);
     }
+  });
+});
+
+const pgSkip = postgresUnavailableReason();
+describe('on PostgreSQL (the distributed queue runs dataset jobs too)', { skip: pgSkip ?? false }, () => {
+  test('a dataset evaluated twice, listed and compared', async (t) => {
+    const server = await startPostgres();
+    t.after(() => server.teardown());
+    const app = await buildApp(testConfig({ WARMUP: 'false', DATABASE_URL: await server.createDatabase() }), { logger: false, history: { pollMs: 0 } });
+    t.after(() => app.close());
+    const { payload, headers } = multipart([text('name', 'pg-golden'), imagePart('sq-256.png'), imagePart('r-202x154.png'), annotationsPart()]);
+    const created = await app.inject({ method: 'POST', url: '/datasets', payload, headers });
+    assert.equal(created.statusCode, 201, created.body);
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await app.inject({ method: 'POST', url: '/evaluations', payload: { dataset_id: created.json().id } });
+      assert.equal(res.statusCode, 202, res.body);
+      ids.push(res.json().id);
+    }
+    for (const id of ids) {
+      for (;;) {
+        const j = (await app.inject({ url: `/evaluations/${id}` })).json();
+        if (j.finished_at) {
+          assert.equal(j.status, 'done', JSON.stringify(j.error));
+          assert.equal(j.expires_at, null);
+          break;
+        }
+        await sleep(50);
+      }
+    }
+    const hist = (await app.inject({ url: `/evaluations?dataset_id=${created.json().id}` })).json();
+    assert.deepEqual(hist.evaluations.map((e: { id: string }) => e.id), [...ids].reverse());
+    assert.ok(hist.evaluations.every((e: { box: { ap: number | null } }) => typeof e.box.ap === 'number'));
+    const cmp = (await app.inject({ url: `/evaluations/${ids[0]}/compare/${ids[1]}` })).json();
+    assert.equal(cmp.bootstrap.images, 2);
+    assert.deepEqual([cmp.iou_types.bbox.overall.ap.delta, cmp.iou_types.bbox.overall.ap.ci_low, cmp.iou_types.bbox.overall.ap.ci_high], [0, 0, 0]);
   });
 });
