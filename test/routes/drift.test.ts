@@ -183,7 +183,12 @@ describe('drift with access control', () => {
     const job = await app.inject({ method: 'POST', url: '/evaluations', headers: bearer(alice), payload: { ground_truth: gt, detections: [{ image_id: 1, category_id: 1, bbox: [1, 1, 9, 9], score: 0.8 }] } });
     assert.equal(job.statusCode, 202, job.body);
     const id = (job.json() as { id: string }).id;
-    for (let i = 0; i < 100 && (await app.inject({ url: `/evaluations/${id}`, headers: bearer(alice) })).json().status !== 'done'; i++) await new Promise((r) => setTimeout(r, 50));
+    let status = '';
+    for (let i = 0; i < 1200 && status !== 'done'; i++) {
+      status = ((await app.inject({ url: `/evaluations/${id}`, headers: bearer(alice) })).json() as { status: string }).status;
+      if (status !== 'done') await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(status, 'done');
     assertError(await app.inject({ method: 'POST', url: '/drift/reference', headers: bearer(bob), payload: { evaluation_id: id } }), 404, 'MRC_ERR_JOB_NOT_FOUND');
     assert.equal((await app.inject({ method: 'POST', url: '/drift/reference', headers: bearer(alice), payload: { evaluation_id: id } })).statusCode, 201);
   });
