@@ -1,14 +1,17 @@
 /**
  * @file `npx tsx bench/auth.ts [--write]` (also run by `npm run bench`): what access control costs
- * /predict. Two real servers (src/server.ts in child processes, 1 inference worker of BENCH_THREADS
+ * /predict. Real servers (src/server.ts in child processes, 1 inference worker of BENCH_THREADS
  * intra-op threads each): one with TOKENS_FILE (BENCH_AUTH_TOKENS entries, the caller's token last,
  * so the request pays the whole comparison loop, which never stops early anyway) and
  * RATE_LIMIT_MAX set high enough never to refuse (so the counter is paid too), one without.
- * Sequential POST /predict calls, paired and alternated (off, on, on, off, …) so drift in the
- * machine's load hits both; p50 of each and the ratio on/off (goal <= 1.01x).
+ * A third server, also without access control, is the A/A control: the ratio of two identical
+ * servers is the noise floor of the machine. Sequential POST /predict calls in rounds (each server
+ * once per round, rotating order, 50 ms apart) so drift in the machine's load hits all three; p50 of
+ * each, the ratio on/off (goal <= 1.01x) next to the A/A ratio, and the median per-round ratio with
+ * a 95% bootstrap interval.
  * Also, in this process: the auth hook's own work per request (parse the header, SHA-256, compare
  * with every stored digest), in microseconds, for scale.
- * Knobs: BENCH_AUTH_RUNS (80 pairs), BENCH_AUTH_TOKENS (20), BENCH_THREADS (all cores).
+ * Knobs: BENCH_AUTH_RUNS (80 rounds), BENCH_AUTH_TOKENS (20), BENCH_THREADS (all cores).
  * `--write` replaces the block between `bench-auth:begin` / `bench-auth:end` in bench/RESULTS.md.
  */
 import { randomBytes } from 'node:crypto';
@@ -35,8 +38,11 @@ async function main(): Promise<void> {
   const tokensFile = join(dir, 'tokens.json');
   writeFileSync(tokensFile, JSON.stringify(entries));
   const env = { INFERENCE_WORKERS: '1', INTRA_OP_THREADS: String(THREADS), QUEUE_SIZE: '8' };
+  // started in the order off, on, off2: the second server without access control is the A/A control
+  // (two identical servers differ by this much on this machine, with nothing changed)
   const off = await spawnServer(env);
   const on = await spawnServer({ ...env, TOKENS_FILE: tokensFile, RATE_LIMIT_MAX: '1000000', RATE_LIMIT_WINDOW: '1 minute' });
+  const off2 = await spawnServer(env);
   try {
     const image = readFileSync(join(FIXTURE_IMAGES, 'sq-256.png'));
     const call = async (base: string, headers: Record<string, string>): Promise<number> => {
@@ -47,12 +53,23 @@ async function main(): Promise<void> {
     const auth = { authorization: `Bearer ${secret}` };
     const unauth = await fetch(`${on.baseUrl}/predict`, { method: 'POST', body: image, headers: { 'content-type': 'image/png' } });
     if (unauth.status !== 401) throw new Error(`the server with TOKENS_FILE answered ${unauth.status} without a token`);
-    for (let i = 0; i < 5; i++) { await call(off.baseUrl, {}); await call(on.baseUrl, auth); }
     const tOff: number[] = [];
     const tOn: number[] = [];
-    log(`${RUNS} pairs of POST /predict (sq-256.png), ${THREADS} threads, ${TOKENS} tokens`);
+    const tOff2: number[] = [];
+    const sides = [
+      { times: tOff, run: () => call(off.baseUrl, {}) },
+      { times: tOn, run: () => call(on.baseUrl, auth) },
+      { times: tOff2, run: () => call(off2.baseUrl, {}) },
+    ];
+    for (let i = 0; i < 5; i++) for (const side of sides) await side.run();
+    log(`${RUNS} rounds of POST /predict (sq-256.png) on each server, ${THREADS} threads, ${TOKENS} tokens`);
     for (let i = 0; i < RUNS; i++) {
-      if (i % 2 === 0) { tOff.push(await call(off.baseUrl, {})); tOn.push(await call(on.baseUrl, auth)); } else { tOn.push(await call(on.baseUrl, auth)); tOff.push(await call(off.baseUrl, {})); }
+      // each round calls the three servers in a rotating order, 50 ms apart (idle thread pools stop spinning)
+      for (let k = 0; k < 3; k++) {
+        const side = sides[(i + k) % 3]!;
+        side.times.push(await side.run());
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
     const p50Off = pct(tOff, 0.5);
     const p50On = pct(tOn, 0.5);
@@ -69,13 +86,18 @@ async function main(): Promise<void> {
     const hookUs = ((performance.now() - t0) * 1000) / N;
     const ratio = p50On / p50Off;
     // each pair ran back to back: the median of the per-pair ratios cancels slower drift in load
-    const ratios = tOn.map((v, i) => v / tOff[i]!);
-    const paired = pct(ratios, 0.5);
-    // 95% bootstrap interval of that median (how much the machine's noise allows one to say)
+    const ratioAA = pct(tOff2, 0.5) / p50Off;
+    // each round ran back to back: the median of the per-round ratios cancels slower drift in load,
+    // with a 95% bootstrap interval (how much the machine's noise allows one to say)
     let seed = 12345;
     const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const medians = Array.from({ length: 2000 }, () => pct(ratios.map(() => ratios[Math.floor(rand() * ratios.length)]!), 0.5));
-    const ci = [pct(medians, 0.025), pct(medians, 0.975)];
+    const pairedMedian = (a: number[], b: number[]): [number, number, number] => {
+      const ratios = a.map((v, i) => v / b[i]!);
+      const medians = Array.from({ length: 2000 }, () => pct(ratios.map(() => ratios[Math.floor(rand() * ratios.length)]!), 0.5));
+      return [pct(ratios, 0.5), pct(medians, 0.025), pct(medians, 0.975)];
+    };
+    const [paired, lo, hi] = pairedMedian(tOn, tOff);
+    const [pairedAA, loAA, hiAA] = pairedMedian(tOff2, tOff);
     const m = machine();
     const lines = [
       `Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${m.cpu}, ${m.cores} cores, load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}; ${THREADS} intra-op threads, 1 worker.`,
@@ -84,10 +106,13 @@ async function main(): Promise<void> {
       '|---|---|---|',
       `| access control off (no TOKENS_FILE) | ${p50Off.toFixed(2)} | ${pct(tOff, 0.9).toFixed(2)} |`,
       `| access control on (${TOKENS} tokens, rate limit counted) | ${p50On.toFixed(2)} | ${pct(tOn, 0.9).toFixed(2)} |`,
+      `| control: a second server without access control | ${pct(tOff2, 0.5).toFixed(2)} | ${pct(tOff2, 0.9).toFixed(2)} |`,
       `| **ratio on / off** (goal <= 1.01x) | **${ratio.toFixed(3)}x** | ${(pct(tOn, 0.9) / pct(tOff, 0.9)).toFixed(3)}x |`,
-      `| median of the ${RUNS} paired ratios [95% bootstrap interval] | ${paired.toFixed(3)}x [${ci[0]!.toFixed(3)} - ${ci[1]!.toFixed(3)}] | |`,
+      `| A/A ratio off2 / off (the noise floor: nothing differs) | ${ratioAA.toFixed(3)}x | ${(pct(tOff2, 0.9) / pct(tOff, 0.9)).toFixed(3)}x |`,
+      `| median of the ${RUNS} per-round ratios on / off [95% interval] | ${paired.toFixed(3)}x [${lo.toFixed(3)} - ${hi.toFixed(3)}] | |`,
+      `| the same for off2 / off | ${pairedAA.toFixed(3)}x [${loAA.toFixed(3)} - ${hiAA.toFixed(3)}] | |`,
       '',
-      `The hook's own work per request (parse the header, SHA-256 of the token, ${TOKENS} constant-time comparisons), measured in-process: ${hookUs.toFixed(2)} µs, ${(hookUs / 10 / p50Off).toFixed(4)}% of the off p50. ${RUNS} pairs, alternated.`,
+      `The hook's own work per request (parse the header, SHA-256 of the token, ${TOKENS} constant-time comparisons), measured in-process: ${hookUs.toFixed(2)} µs, ${(hookUs / 10 / p50Off).toFixed(4)}% of the off p50. ${RUNS} rounds.`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (args.write && !args.model) {
@@ -101,7 +126,7 @@ async function main(): Promise<void> {
       log('bench/RESULTS.md updated');
     }
   } finally {
-    await Promise.all([off.stop(), on.stop()]);
+    await Promise.all([off.stop(), on.stop(), off2.stop()]);
     rmSync(dir, { recursive: true, force: true });
   }
 }
