@@ -47,7 +47,7 @@ export interface PgBossQueueOptions {
   heartbeatSeconds: number;
   /** Runs of a task before its job is failed as abandoned (default 10). */
   maxAttempts?: number;
-  /** How often expired / silent tasks are looked for (default 2 s). */
+  /** How often expired / silent tasks are looked for (default a third of the heartbeat, 2..10 s). */
   monitorSeconds?: number;
   /** Connections of pg-boss's own pool (default 4). */
   poolMax?: number;
@@ -66,6 +66,9 @@ export function taskId(key: string): string {
 const imagesTaskId = (t: ImagesTask): string => taskId(`${t.jobId}:images:${t.from}`);
 const jobTaskId = (t: JobTask): string => taskId(`${t.jobId}:jobs`);
 
+/** How often a replica refreshes the queue depth and looks for jobs whose tasks were never sent. */
+const SWEEP_MS = 5000;
+
 const silent: JobLog = { info() {}, warn() {}, error() {} };
 
 export class PgBossQueue implements TaskQueue {
@@ -79,10 +82,13 @@ export class PgBossQueue implements TaskQueue {
   private waiting: Partial<Record<QueueName, number>> = { images: 0, jobs: 0 };
   private lastError = '';
   private sweeping = false;
+  private lastSweep = 0;
 
   constructor(private readonly opts: PgBossQueueOptions) {
     this.log = opts.log ?? silent;
-    const monitor = opts.monitorSeconds ?? 2;
+    // expiry and heartbeat checks: a third of the heartbeat (a dead replica's task is back within
+    // about 1.3 heartbeats), 2..10 s; one replica runs each pass
+    const monitor = opts.monitorSeconds ?? Math.min(10, Math.max(2, Math.round(Math.max(10, opts.heartbeatSeconds) / 3)));
     this.boss = new PgBoss({
       connectionString: opts.url,
       max: opts.poolMax ?? 4,
@@ -123,7 +129,7 @@ export class PgBossQueue implements TaskQueue {
     const retry = { retryLimit: (this.opts.maxAttempts ?? 10) - 1, retryDelay: 1, expireInSeconds: this.opts.expireSeconds, heartbeatSeconds: Math.max(10, this.opts.heartbeatSeconds) };
     for (;;) {
       try {
-        await this.ensureQueue(QUEUES.dead, { retryLimit: 5, retryDelay: 5, expireInSeconds: 60 });
+        await this.ensureQueue(QUEUES.dead, { retryLimit: 5, retryDelay: 5, expireInSeconds: 60, notify: true });
         await this.ensureQueue(QUEUES.images, { ...retry, deadLetter: QUEUES.dead, notify: true });
         await this.ensureQueue(QUEUES.jobs, { ...retry, deadLetter: QUEUES.dead, notify: true });
         break;
@@ -160,7 +166,8 @@ export class PgBossQueue implements TaskQueue {
     };
     for (let i = 0; i < Math.max(1, this.opts.concurrency); i++) await worker<ImagesTask>('images', (t) => this.runner.runImages(t));
     await worker<JobTask>('jobs', (t) => this.runner.runJob(t));
-    await this.boss.work(QUEUES.dead, { pollingIntervalSeconds: 2, batchSize: 1, includeMetadata: true },
+    // dead letters are rare: a slow poll (a NOTIFY wakes it at once)
+    await this.boss.work(QUEUES.dead, { pollingIntervalSeconds: 30, notifyPollingIntervalSeconds: 30, batchSize: 1, includeMetadata: true },
       async ([task]: JobWithMetadata<JobTask>[]) => counted('dead', () => this.runner.abandon(task!.data.jobId, (task!.sourceRetryCount ?? 0) + 1)));
     this.ready = true;
     this.poll();
@@ -211,6 +218,9 @@ export class PgBossQueue implements TaskQueue {
 
   poll(): void {
     if (!this.ready || this.closed || this.sweeping) return;
+    const now = Date.now();
+    if (now - this.lastSweep < SWEEP_MS) return;
+    this.lastSweep = now;
     this.sweeping = true;
     void this.sweep().finally(() => { this.sweeping = false; });
   }
@@ -221,11 +231,10 @@ export class PgBossQueue implements TaskQueue {
    */
   private async sweep(): Promise<void> {
     try {
-      const rows = (await this.boss.getDb().executeSql(
-        `SELECT name, count(*)::int AS n FROM pgboss.job WHERE name = ANY($1::text[]) AND state IN ('created', 'retry') GROUP BY name`,
-        [[QUEUES.images, QUEUES.jobs]],
-      )).rows as Array<{ name: string; n: number }>;
-      const n = (q: string): number => rows.find((r) => r.name === q)?.n ?? 0;
+      // the counts pg-boss's monitor keeps per queue (refreshed every monitorSeconds by one replica):
+      // reading them costs the same whatever the backlog, on every replica
+      const queues = await this.boss.getQueues([QUEUES.images, QUEUES.jobs]);
+      const n = (q: string): number => Number(queues.find((r) => r.name === q)?.queuedCount ?? 0);
       this.waiting = { images: n(QUEUES.images), jobs: n(QUEUES.jobs) };
       const now = (this.opts.clock ?? Date.now)();
       const page = await this.opts.store.listJobs({ status: 'queued', limit: 100, now });

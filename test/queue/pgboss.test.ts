@@ -99,6 +99,9 @@ describe('two instances on one PostgreSQL share a job through pg-boss', { skip: 
   test('a job cancelled on one instance stops on both; its waiting tasks are dropped', async () => {
     const big = await shapesDataset(40, 7);
     const id = await submit(a.baseUrl, big);
+    // the backlog shows in the queue depth gauge of either instance (the autoscaling metric)
+    const depth = async (base: string): Promise<number> => Number(/^mrcnn_queue_tasks\{queue="images"\} (\d+)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
+    while (await depth(b.baseUrl) === 0) await sleep(100);
     await waitFor(b.baseUrl, id, (j) => j.progress.images_done > 0);
     const before = { a: (a.app.jobs.queue as PgBossQueue).runner.stats.images, b: (b.app.jobs.queue as PgBossQueue).runner.stats.images };
     const res = await fetch(`${b.baseUrl}/evaluations/${id}`, { method: 'DELETE' });
@@ -117,5 +120,6 @@ describe('two instances on one PostgreSQL share a job through pg-boss', { skip: 
     // at most the images in flight when the cancel arrived (one task of 2 images per instance)
     assert.ok(after.a + after.b - before.a - before.b <= 4, `${JSON.stringify(before)} → ${JSON.stringify(after)}`);
     assert.equal((await getJob(b.baseUrl, id)).status, 'cancelled');
+    while (await depth(a.baseUrl) !== 0) await sleep(100);
   });
 });
