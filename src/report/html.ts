@@ -26,7 +26,7 @@ main{padding:8px 28px 40px;max-width:1240px}section{background:#fff;border-radiu
 h2{font-size:16px;margin:0 0 10px}h3{font-size:14px;margin:12px 0 6px}
 table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #ddd;padding:4px 10px;text-align:right}th{background:#eef1f5}td:first-child,th:first-child{text-align:left}
 pre{background:#f7f7f9;border:1px solid #e2e2e6;padding:8px 10px;overflow-x:auto;font-size:12px}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:14px}figure.pr{background:#fff;border:0;padding:0}figure.pr figcaption{font-weight:600;font-size:13px;max-width:none}.plot{position:relative;height:330px}.kpis{display:flex;gap:14px;flex-wrap:wrap}.kpi{background:#eef4fb;border-radius:6px;padding:8px 14px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:14px}figure.pr{background:#fff;border:0;padding:0}figure.pr figcaption{font-weight:600;font-size:13px;max-width:none}.plot{position:relative;height:330px}.kpis{display:flex;gap:14px;flex-wrap:wrap}.kpi{background:#eef4fb;border-radius:6px;padding:8px 14px}
 .kpi b{display:block;font-size:20px}.flag{background:#fff4e5;border-left:4px solid #f0a020;padding:6px 10px;margin:6px 0}
 .bar{display:inline-block;height:10px;background:#4a7fc1;vertical-align:middle}.overlays{display:flex;flex-wrap:wrap;gap:14px}
 figure{margin:0;background:#fafafa;border:1px solid #e2e2e6;padding:8px;border-radius:6px}figcaption{font-size:12px;max-width:360px}
