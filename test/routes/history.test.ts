@@ -154,6 +154,17 @@ describe('datasets, history and comparison', () => {
       assert.equal(cmp.pr_curves[t].base.overall.iou_mean.length, 101);
     }
     assert.equal(cmp.losses.loss.delta, 0);
+    // the same images with every labelled anchor and RoI (loss_sampling=all): the same detections, lower losses
+    const allRes = await app.inject({ method: 'POST', url: '/evaluations?loss_sampling=all', payload: { dataset_id: ds.id } });
+    assert.equal(allRes.statusCode, 202, allRes.body);
+    const c = await waitDone(allRes.json().id);
+    const vsAll = await getJson(`/evaluations/${a}/compare/${c.id}`);
+    assert.equal(vsAll.iou_types.bbox.overall.ap.delta, 0);
+    assert.ok(vsAll.losses.loss.delta < 0, JSON.stringify(vsAll.losses.loss));
+    assert.ok(vsAll.losses.loss.ci_low <= vsAll.losses.loss.delta && vsAll.losses.loss.delta <= vsAll.losses.loss.ci_high);
+    assert.ok(vsAll.losses.loss.ci_high < 0);
+    assert.equal(vsAll.losses.loss.verdict, 'better', 'lower losses are better');
+    await app.inject({ method: 'DELETE', url: `/evaluations/${c.id}` });
     assert.deepEqual(await getJson(`/evaluations/${a}/compare/${b}?resamples=1000&seed=7`), cmp, 'seeded: the same answer twice');
     assertError(await app.inject({ method: 'GET', url: `/evaluations/${a}/compare/${b}?resamples=10` }), 400, 'MRC_ERR_VALIDATION', 'querystring.resamples');
 
