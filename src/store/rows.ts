@@ -250,6 +250,3 @@ export function toHistoryRow(row: Row, json: JsonDecoder): HistoryRow {
     },
   };
 }
-
-/** Page size of the dataset list: 1..1000, default 50. */
-export { pageLimit as datasetPageLimit };
