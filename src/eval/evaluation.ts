@@ -429,20 +429,26 @@ function* accumulateInGroups(all: EvalRecords, groupDetections?: number): Genera
 
 /** Missed GT and false positives per image at IoU threshold index 0 (0.5), area range 0 (all). */
 function errorsPerImage(ids: Float64Array, cells: readonly ImageEvalRecord[]): ImageErrors[] {
-  const byId = new Map<number, ImageErrors>(Array.from(ids, (id) => [id, { imageId: id, missed: 0, falsePositives: 0, gt: 0 }]));
+  const out: ImageErrors[] = Array.from(ids, (id) => ({ imageId: id, missed: 0, falsePositives: 0, gt: 0 }));
+  const byId = new Map<number, ImageErrors>();
+  out.forEach((e) => byId.set(e.imageId, e));
+  let last: ImageErrors | undefined;
   for (const rec of cells) {
-    const e = byId.get(rec.imageId);
+    const e = last?.imageId === rec.imageId ? last : (last = byId.get(rec.imageId));
     if (!e) continue;
-    const G = rec.numGt, D = rec.numDt;
-    const gtIg = rec.gtIgnore, gtM = rec.gtMatches, dtIg = rec.dtIgnore, dtM = rec.dtMatches;
+    // (a = 0, t = 0) slices of gtIgnore, gtMatches, dtIgnore, dtMatches (layout: coco/records.ts)
+    const G = rec.numGt, D = rec.numDt, A = rec.numAreas, T = rec.numThrs;
+    const data = rec.data, fl = rec.flags;
+    const oDtm = rec.dataOffset + 2 * D + A * G, oGtm = oDtm + A * T * D;
+    const oGtIg = rec.flagsOffset, oDtIg = oGtIg + A * G;
     for (let g = 0; g < G; g++) {
-      if (gtIg[g]) continue;
+      if (fl[oGtIg + g]) continue;
       e.gt++;
-      if (gtM[g] === 0) e.missed++;
+      if (data[oGtm + g] === 0) e.missed++;
     }
-    for (let d = 0; d < D; d++) if (!dtIg[d] && dtM[d] === 0) e.falsePositives++;
+    for (let d = 0; d < D; d++) if (!fl[oDtIg + d] && data[oDtm + d] === 0) e.falsePositives++;
   }
-  return [...byId.values()];
+  return out;
 }
 
 /** Options of {@link evaluateDetections}. */

@@ -57,17 +57,6 @@ export interface VocImageRecord {
   classes: VocClassRecord[];
 }
 
-/** Boxes of each label, in order (mmdet `get_cls_results`). */
-function groupByLabel(boxes: number[], labels: number[]): Map<number, Float32Array> {
-  const out = new Map<number, number[]>();
-  labels.forEach((c, i) => {
-    const list = out.get(c) ?? [];
-    list.push(boxes[4 * i]!, boxes[4 * i + 1]!, boxes[4 * i + 2]!, boxes[4 * i + 3]!);
-    out.set(c, list);
-  });
-  return new Map([...out].map(([c, b]) => [c, Float32Array.from(b)]));
-}
-
 /** The ground truth of the VOC table; adds the `voc-skipped-gt` warning when boxes are left out. */
 export function prepareVoc(gt: CocoGroundTruth, warnings?: WarningCollector): VocGroundTruth {
   const I = gt.imageIds.length, C = gt.categoryIds.length;
@@ -76,12 +65,11 @@ export function prepareVoc(gt: CocoGroundTruth, warnings?: WarningCollector): Vo
   const filePos = new Int32Array(I);
   gt.imageFileOrder.forEach((k, pos) => { filePos[k] = pos; });
 
-  const boxes: number[][] = Array.from({ length: I }, () => []);
-  const labels: number[][] = Array.from({ length: I }, () => []);
-  const ignBoxes: number[][] = Array.from({ length: I }, () => []);
-  const ignLabels: number[][] = Array.from({ length: I }, () => []);
+  // kept boxes grouped by (file position, crowd, label), file order within a group, in one buffer
   const a = gt.anns;
-  let skipped = 0, firstSkipped = '';
+  const keep = new Int32Array(a.count);
+  const key = new Float64Array(a.count);
+  let nk = 0, skipped = 0, firstSkipped = '';
   for (let j = 0; j < a.count; j++) {
     const img = a.image[j]!, pos = filePos[img]!;
     const W = gt.widths[img]!, H = gt.heights[img]!;
@@ -92,17 +80,36 @@ export function prepareVoc(gt: CocoGroundTruth, warnings?: WarningCollector): Vo
       if (skipped++ === 0) firstSkipped = `${gt.path}.annotations[${a.source[j]}]`;
       continue;
     }
-    // float32 xyxy, x + w summed in double first (the Float32Array store rounds once)
-    (a.iscrowd[j] ? ignBoxes[pos]! : boxes[pos]!).push(x, y, x + w, y + h);
-    (a.iscrowd[j] ? ignLabels[pos]! : labels[pos]!).push(labelOf[a.category[j]!]!);
+    keep[nk] = j;
+    key[nk++] = (pos * 2 + (a.iscrowd[j] ? 1 : 0)) * (C + 1) + labelOf[a.category[j]!]!;
   }
   if (skipped > 0) {
     warnings?.addSummary('voc-skipped-gt', firstSkipped, `${skipped} ground-truth box(es) left out of the VOC table as mmdetection does (ignore flag, outside the image, area <= 0, or width/height < 1)`);
   }
-  const gtBy = boxes.map((b, pos) => groupByLabel(b, labels[pos]!));
-  const ignBy = ignBoxes.map((b, pos) => groupByLabel(b, ignLabels[pos]!));
+  const idx = Array.from(keep.subarray(0, nk).keys());
+  idx.sort((p, q) => key[p]! - key[q]! || p - q);
+  // float32 xyxy, x + w summed in double first (the Float32Array store rounds once)
+  const all = new Float32Array(4 * nk);
+  idx.forEach((q, o) => {
+    const j = keep[q]!;
+    const x = a.bbox[4 * j]!, y = a.bbox[4 * j + 1]!;
+    all[4 * o] = x;
+    all[4 * o + 1] = y;
+    all[4 * o + 2] = x + a.bbox[4 * j + 2]!;
+    all[4 * o + 3] = y + a.bbox[4 * j + 3]!;
+  });
+  const gtBy: Array<Map<number, Float32Array>> = Array.from({ length: I }, () => new Map());
+  const ignBy: Array<Map<number, Float32Array>> = Array.from({ length: I }, () => new Map());
   const numGts = new Float64Array(C);
-  for (const m of gtBy) for (const [c, b] of m) numGts[c]! += b.length / 4;
+  for (let o = 0; o < nk;) {
+    const k0 = key[idx[o]!]!;
+    let e = o + 1;
+    while (e < nk && key[idx[e]!] === k0) e++;
+    const label = k0 % (C + 1), rest = (k0 - label) / (C + 1), crowd = rest % 2, pos = (rest - crowd) / 2;
+    (crowd ? ignBy : gtBy)[pos]!.set(label, all.subarray(4 * o, 4 * e));
+    if (!crowd) numGts[label]! += e - o;
+    o = e;
+  }
   return { labelOf, filePos, gtBy, ignBy, numGts };
 }
 
@@ -118,6 +125,7 @@ interface DtGroups {
 }
 
 const groupsCache = new WeakMap<CocoResults, WeakMap<VocGroundTruth, DtGroups>>();
+let detScratch = new Float32Array(640);
 
 function groupsOf(vgt: VocGroundTruth, dt: CocoResults): DtGroups {
   let byGt = groupsCache.get(dt);
@@ -172,7 +180,8 @@ export function vocImageRecords(
       let e = q + 1;
       while (e < hi && label[order[e]!] === lab) e++;
       const n = e - q;
-      const dets = new Float32Array(5 * n);
+      if (detScratch.length < 5 * n) detScratch = new Float32Array(Math.max(5 * n, 2 * detScratch.length));
+      const dets = detScratch.subarray(0, 5 * n);
       for (let i = 0; i < n; i++) {
         const r = order[q + i]!;
         const x = dt.bbox[4 * r]!, y = dt.bbox[4 * r + 1]!, o = 5 * i;
