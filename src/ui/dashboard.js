@@ -135,6 +135,15 @@ async function loadHistory() {
     data: { labels, datasets: LOSSES.map((k, i) => lineDataset(k, points.map((p) => p.losses?.[k] ?? null), i + 2, k === 'loss' ? { borderDash: [6, 3] } : {})) },
     options: { scales: { y: { beginAtZero: true } } },
   });
+  // per class (series points only): box AP, or mask AP when no evaluation has box AP
+  const key = points.some((p) => (p.classes ?? []).some((k) => k.box_ap !== null)) ? 'box_ap' : 'mask_ap';
+  $('class-iou').textContent = key === 'box_ap' ? 'box' : 'mask';
+  const names = [...new Set(points.flatMap((p) => (p.classes ?? []).map((k) => k.name)))];
+  draw('chart-classes', {
+    type: 'line',
+    data: { labels, datasets: names.map((n, i) => lineDataset(n, points.map((p) => (p.classes ?? []).find((k) => k.name === n)?.[key] ?? null), i)) },
+    options: { scales: { y: { min: 0, max: 1 } } },
+  });
   const ul = $('flags');
   ul.replaceChildren(...flags.map((f) => {
     const li = document.createElement('li');

@@ -108,7 +108,7 @@ describe('dashboard and report pages in headless Chromium', { skip }, () => {
 
       // evaluations over time: the first dataset, every model, from the series endpoint
       assert.equal(await page.evaluate<string>(`document.getElementById('dataset').value`), data.datasetId);
-      const series = await api<{ points: Array<{ box: { ap: number | null }; mask: { ap: number | null }; losses: Record<string, number | null> | null }> }>(`/evaluations/series?dataset_id=${data.datasetId}`);
+      const series = await api<{ points: Array<{ box: { ap: number | null }; mask: { ap: number | null }; losses: Record<string, number | null> | null; classes: Array<{ name: string; box_ap: number | null }> }> }>(`/evaluations/series?dataset_id=${data.datasetId}`);
       assert.equal(series.points.length, 2);
       const ap = await chartData(page, 'chart-ap');
       assert.equal(ap.labels.length, 2);
@@ -117,6 +117,10 @@ describe('dashboard and report pages in headless Chromium', { skip }, () => {
       assert.deepEqual(losses.datasets.map((d) => d.label), [...LOSSES]);
       assert.deepEqual(losses.datasets.map((d) => d.data), LOSSES.map((k) => series.points.map((p) => p.losses?.[k] ?? null)));
       assert.ok(series.points.every((p) => typeof p.losses?.loss === 'number'), 'model-mode evaluations have losses');
+      const classes = await chartData(page, 'chart-classes');
+      const names = [...new Set(series.points.flatMap((p) => p.classes.map((k) => k.name)))];
+      assert.deepEqual(classes.datasets.map((d) => d.label), names);
+      assert.deepEqual(classes.datasets.map((d) => d.data), names.map((n) => series.points.map((p) => p.classes.find((k) => k.name === n)?.box_ap ?? null)));
 
       // comparison: base = the older evaluation, other = the newer one
       const [older, newer] = data.evaluations as [string, string];
