@@ -91,6 +91,14 @@ describe('datasets, history and comparison', () => {
     assertError(await app.inject({ method: 'POST', url: '/evaluations', payload: { dataset_id: '3f2b8c1e-7d4a-4e8b-9a51-0c6f2d9e1b7a' } }), 404, 'MRC_ERR_DATASET_NOT_FOUND', 'body.dataset_id');
     assertError(await app.inject({ method: 'POST', url: '/evaluations', payload: { dataset_id: ds.id, model: 'nope' } }), 404, 'MRC_ERR_MODEL_NOT_FOUND', 'body.model');
     assertError(await app.inject({ method: 'POST', url: '/evaluations', payload: { dataset_id: 'not-a-uuid' } }), 400, 'MRC_ERR_VALIDATION', 'body.dataset_id');
+    // the per-model route: the model comes from the path; a body that contradicts it is a 400
+    assertError(await app.inject({ method: 'POST', url: '/models/shapes/evaluations', payload: { dataset_id: ds.id, model: 'other' } }), 400, 'MRC_ERR_VALIDATION', 'body.model');
+    assertError(await app.inject({ method: 'POST', url: '/models/nope/evaluations', payload: { dataset_id: ds.id } }), 404, 'MRC_ERR_MODEL_NOT_FOUND', 'params.name');
+    const viaPath = await app.inject({ method: 'POST', url: '/models/shapes/evaluations', payload: { dataset_id: ds.id } });
+    assert.equal(viaPath.statusCode, 202, viaPath.body);
+    assert.equal((await app.inject({ method: 'DELETE', url: `/evaluations/${viaPath.json().id}` })).statusCode, 200);
+    await waitDone(viaPath.json().id);
+    await app.inject({ method: 'DELETE', url: `/evaluations/${viaPath.json().id}` }); // the cancelled job goes from the history
 
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
