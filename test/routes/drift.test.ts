@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
+import fc from 'fast-check';
 import { buildApp } from '../../src/app.js';
 import { psi } from '../../src/drift/stats.js';
 import { parseSamples } from '../metrics/exposition.js';
@@ -77,6 +78,22 @@ describe('drift routes', () => {
     assert.equal(r.current.histograms.score!.counts.reduce((s, c) => s + c, 0), all.length);
     assert.deepEqual(r.current.histograms.detections_per_image!.counts.reduce((s, c) => s + c, 0), 2);
     assert.deepEqual(r.current.histograms.image_size!.counts.slice(0, 2), [0, 2], '49152 and 40000 pixels: the bin of ≤ 65536');
+  });
+
+  test('the per-model route feeds the same window (one hook on the predict path)', async () => {
+    const before = (await drift()).current.observed;
+    const res = await app.inject({ method: 'POST', url: '/models/shapes/predict?mask_format=none', headers: { 'content-type': 'image/png' }, payload: await shapesImage(200, 160) });
+    assert.equal(res.statusCode, 200, res.body);
+    counted.push((res.json() as { instances: Inst[] }).instances.filter((i) => i.score >= 0.5));
+    assert.equal((await drift()).current.observed, before + 1);
+  });
+
+  test('any JSON body to POST /drift/reference gets 201 or a 4xx, never a 5xx', async () => {
+    await fc.assert(fc.asyncProperty(fc.jsonValue(), async (body) => {
+      const res = await app.inject({ method: 'POST', url: '/drift/reference', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      assert.ok(res.statusCode === 201 || (res.statusCode >= 400 && res.statusCode < 500), `${res.statusCode} for ${JSON.stringify(body)}: ${res.body}`);
+    }), { numRuns: 60 });
+    await app.inject({ method: 'DELETE', url: '/drift/reference' }); // a fuzzed {} may have pinned one
   });
 
   test('bad input names the field', async () => {
