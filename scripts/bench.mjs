@@ -18,4 +18,6 @@ const jobs = args.includes('--model') || process.env.BENCH_JOBS === '0' ? 0 : ru
 const auth = args.includes('--model') || process.env.BENCH_AUTH === '0' ? 0 : run('bench/auth.ts');
 // several replicas on one PostgreSQL vs one process (bench/replicas.ts); BENCH_REPLICAS=0 skips it
 const replicas = args.includes('--model') || process.env.BENCH_REPLICAS === '0' ? 0 : run('bench/replicas.ts');
-process.exit(first || jobs || auth || replicas);
+// detections-mode evaluation of 5000 images vs pycocotools (bench/eval-speed.ts); BENCH_EVAL=0 skips it
+const evalSpeed = args.includes('--model') || process.env.BENCH_EVAL === '0' ? 0 : run('bench/eval-speed.ts');
+process.exit(first || jobs || auth || replicas || evalSpeed);
