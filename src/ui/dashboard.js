@@ -358,6 +358,7 @@ $('token-clear').addEventListener('click', () => {
   $('token').value = '';
   void loadAll();
 });
+$('refresh').addEventListener('click', () => { void loadAll(); });
 on('dataset', 'change', async () => { await loadHistory(); await loadComparison(); });
 on('model', 'change', async () => { await loadHistory(); await loadComparison(); });
 on('compare-base', 'change', loadComparison);
