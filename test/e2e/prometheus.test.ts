@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PROMETHEUS_BIN, skipUnless, startPrometheus, waitFor, type PrometheusServer } from './tools.js';
 import { detectionsPayload, modelClasses, skipNoModel, startService, type Service } from './service.js';
+import { shapesImage } from '../helper.js';
 import { ALERTS_FILE, alertExprs, dashboardExprs } from './deploy-files.js';
 
 const skip = skipNoModel || skipUnless(PROMETHEUS_BIN, 'prometheus');
@@ -26,8 +27,18 @@ describe('a real Prometheus scraping the real service', { skip }, () => {
   let evaluated: { coco: { bbox: { stats: Array<number | null> } } };
 
   before(async () => {
-    svc = await startService();
+    svc = await startService({ env: { DRIFT_MIN_IMAGES: '1' } });
     prom = await startPrometheus(svc.hostPort, { job: 'maskrcnn-serve', rulesFile: ALERTS_FILE });
+    // drift: a reference of two small images, then a large one (the image sizes drift)
+    const predict = async (png: Buffer): Promise<void> => {
+      const r = await fetch(`${svc.baseUrl}/predict?mask_format=none`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) });
+      assert.equal(r.status, 200, await r.text());
+    };
+    await predict(await shapesImage(256, 192));
+    await predict(await shapesImage(200, 200));
+    const pin = await fetch(`${svc.baseUrl}/drift/reference`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ last: 2 }) });
+    assert.equal(pin.status, 201, await pin.text());
+    await predict(await shapesImage(640, 480));
     const res = await fetch(`${svc.baseUrl}/evaluate`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ ...detectionsPayload(classes), iou_types: 'bbox' }),
@@ -78,6 +89,25 @@ describe('a real Prometheus scraping the real service', { skip }, () => {
       return r.length > 0 ? r : undefined;
     });
     assert.deepEqual(routes.map((r) => r.metric), [{ route: '/evaluate', status_class: '2xx' }]);
+  });
+
+  test('drift: the PSI gauges come back through Prometheus with the values of GET /drift, and the critical drift alert is pending', async () => {
+    const drift = await (await fetch(`${svc.baseUrl}/drift`)).json() as { model: string; version: string; psi: Record<string, number | null> };
+    assert.ok((drift.psi.image_size ?? 0) > 0.25, `image sizes drifted: ${drift.psi.image_size}`);
+    const result = await waitFor('mrcnn_drift_psi in Prometheus', async () => {
+      const r = await prom.query('mrcnn_drift_psi');
+      return r.length === 5 ? r : undefined;
+    });
+    for (const r of result) {
+      assert.deepEqual([r.metric.model, r.metric.version], [drift.model, drift.version]);
+      assert.ok(Math.abs(Number(r.value[1]) - drift.psi[r.metric.feature!]!) < 1e-9, `${r.metric.feature}: ${r.value[1]} = ${drift.psi[r.metric.feature!]}`);
+    }
+    const alerts = await waitFor('MrcnnDriftSignificant pending', async () => {
+      const res = await (await fetch(`${prom.url}/api/v1/alerts`)).json() as { data: { alerts: Array<{ labels: Record<string, string>; state: string }> } };
+      const a = res.data.alerts.filter((x) => x.labels.alertname === 'MrcnnDriftSignificant');
+      return a.length > 0 ? a : undefined;
+    });
+    assert.ok(alerts.some((a) => a.labels.feature === 'image_size' && a.state === 'pending'), JSON.stringify(alerts));
   });
 
   test('every dashboard and alert expression evaluates without error', async () => {
