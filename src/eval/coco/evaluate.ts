@@ -13,7 +13,7 @@ import { frBbox } from '../rle.js';
 import type { CocoGroundTruth, CocoResults } from './load.js';
 import { matchCell, type CellInput } from './match.js';
 import type { CocoParams } from './params.js';
-import { ContentHash, gtMasksFor, type GtMasks } from './gt-masks.js';
+import { ContentHash, StoredMasks, gtMasksFor } from './gt-masks.js';
 import { RecordArena, type ImageEvalRecord } from './records.js';
 import {
   checkPolygons, MAX_MASK_PIXELS, MaskSet, maskSetIou, parseRleObject, polygonsToCounts, segmentationToRle,
@@ -62,7 +62,7 @@ function groupByImageThenCategory(image: Int32Array, category: Int32Array, I: nu
 }
 
 /** Ground truths already validated, with the key of their stored masks (gt-masks.ts). */
-const validatedGt = new WeakMap<CocoGroundTruth, GtMasks>();
+const validatedGt = new WeakMap<CocoGroundTruth, StoredMasks>();
 
 /**
  * Validate every segmentation segm evaluation will read (GT, and results that carry one), so that
@@ -96,6 +96,12 @@ export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warn
       if (rle.h !== h || rle.w !== w) {
         warnings?.add('rle-size', `${pathOf(isGt, i)}.size`, `RLE size ${rle.h}x${rle.w} differs from the image's ${h}x${w}; it can never match (IoU -1, as in pycocotools)`);
       }
+      if (!isGt && dtStore) {
+        // keep the decoded mask for the cells (no second decode)
+        scratchMask.clear();
+        scratchMask.add(rle.counts, rle.h, rle.w);
+        dtStore.store(i, scratchMask, 0);
+      }
       if (hash) {
         hash.num(2);
         hash.num(rle.h);
@@ -122,6 +128,8 @@ export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warn
     }
     validatedGt.set(gt, gtMasksFor(hash.digest(), gt.anns.count));
   }
+  const dtStore = dt.count > 0 && !storedDt.has(dt) ? new StoredMasks(dt.count) : undefined;
+  if (dtStore) storedDt.set(dt, dtStore);
   for (let r = 0; r < dt.count; r++) {
     const seg = dt.segmentation[r];
     if (seg === undefined) continue; // bbox branch without segmentation: the box polygon
@@ -129,6 +137,10 @@ export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warn
     check(seg, false, r, gt.heights[img]!, gt.widths[img]!);
   }
 }
+
+/** Decoded result masks of a batch, kept by validation for its cells (freed with the batch). */
+const storedDt = new WeakMap<CocoResults, StoredMasks>();
+const scratchMask = new MaskSet();
 
 /** Version of what the mask key covers (bump when rasterization or the hashed fields change). */
 const GT_MASKS_FORMAT = 1;
@@ -230,10 +242,12 @@ function cellMasks(ctx: CocoEvalContext, img: number, gIdx: Int32Array, dIdx: In
   const { gt, dt } = ctx;
   const h = gt.heights[img]!, w = gt.widths[img]!;
   masks.clear();
+  const storedResults = storedDt.get(dt);
   for (let j = 0; j < D; j++) {
     const r = dIdx[j]!;
     const seg = dt.segmentation[r];
-    if (seg === undefined) {
+    if (storedResults?.has(r)) masks.addStored(storedResults, r);
+    else if (seg === undefined) {
       // loadRes bbox branch: segmentation = the box as a 4-point polygon
       masks.add(frBbox(dt.bbox.subarray(4 * r, 4 * r + 4), h, w), h, w);
     } else {

@@ -17,8 +17,8 @@ export const MAX_STORED_RUNS = 16 * 2 ** 20;
 /** Ground truths kept. */
 const MAX_ENTRIES = 2;
 
-/** Stored masks of one ground truth, filled as its cells are evaluated (annotation order free). */
-export class GtMasks {
+/** Stored masks (runs, area, size, column range) of one ground truth, filled as its cells are evaluated (annotation order free), or of one batch of results, filled by validation. */
+export class StoredMasks {
   /** [n] start of annotation a's runs in `runs`, -1 while not stored */
   readonly start: Int32Array;
   readonly len: Int32Array;
@@ -69,17 +69,17 @@ export class GtMasks {
   }
 }
 
-const cache = new Map<string, GtMasks>();
+const cache = new Map<string, StoredMasks>();
 
 /** The stored masks for `key` (created empty on a miss; most recent last, two kept). */
-export function gtMasksFor(key: string, count: number): GtMasks {
+export function gtMasksFor(key: string, count: number): StoredMasks {
   let e = cache.get(key);
   if (e && e.count === count) {
     cache.delete(key);
     cache.set(key, e);
     return e;
   }
-  e = new GtMasks(count);
+  e = new StoredMasks(count);
   cache.set(key, e);
   while (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
   return e;

@@ -6,7 +6,7 @@
  */
 import { fail, type WarningCollector, expectArray, expectInteger, isObject, typeName } from '../json-check.js';
 import { MAX_POLYGON_STEPS, polygonSteps } from '../polygon.js';
-import type { GtMasks } from './gt-masks.js';
+import type { StoredMasks } from './gt-masks.js';
 import { countsSum, frPoly, frPolygons, parseCountsString, rleArea, rleToBbox, type Rle } from '../rle.js';
 
 /** Largest mask accepted (h*w must fit pycocotools' uint counts with room to spare). */
@@ -274,7 +274,7 @@ export class MaskSet {
   }
 
   /** Adds annotation `a`'s mask stored in `e` (see gt-masks.ts); returns its index. */
-  addStored(e: GtMasks, a: number): number {
+  addStored(e: StoredMasks, a: number): number {
     const i = this.n;
     if (i + 1 >= this.h.length) this.growMasks();
     const r = this.runStart[i]!, n = e.len[a]!;
