@@ -117,9 +117,40 @@ export function linspace(start: number, stop: number, num: number): Float64Array
  * their input order (and -0 equals 0).
  */
 export function argsortDesc(scores: ArrayLike<number>, n = scores.length): Int32Array {
-  const idx = new Int32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  return idx.sort((a, b) => scores[b]! - scores[a]! || a - b);
+  let a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  if (n < 2) return a;
+  // bottom-up merge sort: insertion-sorted blocks of 16, then merges taking the right element only
+  // when strictly greater (ties keep the left, i.e. earlier, one first)
+  const B = 16;
+  for (let lo = 0; lo < n; lo += B) {
+    const hi = Math.min(n, lo + B);
+    for (let i = lo + 1; i < hi; i++) {
+      const v = a[i]!, s = scores[v]!;
+      let j = i - 1;
+      while (j >= lo && scores[a[j]!]! < s) {
+        a[j + 1] = a[j]!;
+        j--;
+      }
+      a[j + 1] = v;
+    }
+  }
+  if (n <= B) return a;
+  let b = new Int32Array(n);
+  for (let width = B; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(n, lo + width), hi = Math.min(n, lo + 2 * width);
+      let p = lo, q = mid, o = lo;
+      while (p < mid && q < hi) {
+        if (scores[a[q]!]! > scores[a[p]!]!) b[o++] = a[q++]!;
+        else b[o++] = a[p++]!;
+      }
+      while (p < mid) b[o++] = a[p++]!;
+      while (q < hi) b[o++] = a[q++]!;
+    }
+    const t = a; a = b; b = t;
+  }
+  return a;
 }
 
 /**

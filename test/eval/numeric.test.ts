@@ -65,3 +65,14 @@ test('formatFixed rounds exact ties half to even like Python, otherwise like toF
   // 0.0005000000000000001 is above the tie: rounds up
   assert.equal(formatFixed3(0.0005000000000000001), '0.001');
 });
+
+test('argsortDesc is the stable order of the comparator sort on random scores with many ties', async () => {
+  const { mulberry32 } = await import('../prng.js');
+  const rnd = mulberry32(11);
+  for (let c = 0; c < 300; c++) {
+    const n = Math.floor(rnd() * (c % 10 === 0 ? 3000 : 70));
+    const s = Float64Array.from({ length: n }, () => (c % 3 === 0 ? Math.floor(rnd() * 5) / 4 : Math.round(rnd() * 1000) / 1000) * (rnd() < 0.05 ? -1 : 1));
+    const ref = Array.from({ length: n }, (_, i) => i).sort((a, b) => s[b]! - s[a]! || a - b);
+    assert.deepEqual(Array.from(argsortDesc(s)), ref);
+  }
+});
