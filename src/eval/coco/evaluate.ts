@@ -48,18 +48,35 @@ export interface CocoEvalContext {
   arena?: RecordArena;
 }
 
-function groupByImageThenCategory(image: Int32Array, category: Int32Array, I: number, K: number): [Int32Array, Int32Array] {
+function groupByImageThenCategory(image: Int32Array, category: Int32Array, I: number): [Int32Array, Int32Array] {
   const n = image.length;
-  const key = new Float64Array(n);
-  for (let j = 0; j < n; j++) key[j] = image[j]! * K + category[j]!;
-  const order = new Int32Array(n);
-  for (let j = 0; j < n; j++) order[j] = j;
-  order.sort((a, b) => key[a]! - key[b]! || a - b);
+  // stable counting sort by image, then a stable sort by category inside each image
   const start = new Int32Array(I + 1);
   for (let j = 0; j < n; j++) start[image[j]! + 1]!++;
   for (let i = 0; i < I; i++) start[i + 1]! += start[i]!;
+  const order = new Int32Array(n);
+  const fill = start.slice(0, I);
+  for (let j = 0; j < n; j++) order[fill[image[j]!]!++] = j;
+  for (let i = 0; i < I; i++) {
+    const lo = start[i]!, hi = start[i + 1]!;
+    if (hi - lo > 64) {
+      order.subarray(lo, hi).sort((x, y) => category[x]! - category[y]! || x - y);
+      continue;
+    }
+    for (let q = lo + 1; q < hi; q++) {
+      const v = order[q]!, c = category[v]!;
+      let p = q - 1;
+      while (p >= lo && category[order[p]!]! > c) {
+        order[p + 1] = order[p]!;
+        p--;
+      }
+      order[p + 1] = v;
+    }
+  }
   return [order, start];
 }
+
+const gtGrouping = new WeakMap<CocoGroundTruth, [Int32Array, Int32Array]>();
 
 /** Ground truths already validated, with the key of their stored masks (gt-masks.ts). */
 const validatedGt = new WeakMap<CocoGroundTruth, StoredMasks>();
@@ -155,9 +172,12 @@ export function prepareEvaluation(
   params: CocoParams,
   options: { segmArea?: SegmAreaSource; warnings?: WarningCollector } = {},
 ): CocoEvalContext {
-  const I = gt.imageIds.length, K = gt.categoryIds.length;
-  const [gtOrder, gtStart] = groupByImageThenCategory(gt.anns.image, gt.anns.category, I, K);
-  const [dtOrder, dtStart] = groupByImageThenCategory(dt.image, dt.category, I, K);
+  const I = gt.imageIds.length;
+  // the GT grouping is the same for every batch of results (an evaluation fed image by image)
+  let gtGroups = gtGrouping.get(gt);
+  if (!gtGroups) gtGrouping.set(gt, (gtGroups = groupByImageThenCategory(gt.anns.image, gt.anns.category, I)));
+  const [gtOrder, gtStart] = gtGroups;
+  const [dtOrder, dtStart] = groupByImageThenCategory(dt.image, dt.category, I);
   if (params.iouType === 'segm') validateSegmentations(gt, dt, options.warnings);
   return { gt, dt, params, segmArea: options.segmArea ?? 'loadRes', warnings: options.warnings, gtOrder, gtStart, dtOrder, dtStart };
 }

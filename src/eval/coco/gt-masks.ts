@@ -28,7 +28,7 @@ export class StoredMasks {
   readonly colLo: Float64Array;
   readonly colHi: Float64Array;
   readonly paired: Uint8Array;
-  runs = new Uint32Array(1 << 16);
+  runs = new Uint32Array(256);
   used = 0;
 
   constructor(readonly count: number) {
