@@ -177,6 +177,7 @@ export class Evaluation {
   readonly paths: { groundTruth: string; detections: string };
   private readonly explicitTypes: IouType[] | undefined;
   private readonly paramsInput: EvaluationOptions['params'];
+  private readonly params = new Map<IouType, CocoParams>();
   private readonly gtWarnings = new WarningCollector();
   private readonly gtSegmWarnings = new WarningCollector();
   private readonly vocWarnings = new WarningCollector();
@@ -214,9 +215,11 @@ export class Evaluation {
     return new Evaluation(groundTruth, options);
   }
 
-  /** pycocotools Params of one IoU type (the validated overrides). */
+  /** pycocotools Params of one IoU type (the validated overrides; resolved once per type). */
   paramsOf(iouType: IouType): CocoParams {
-    return resolveParams(iouType, this.paramsInput);
+    let p = this.params.get(iouType);
+    if (!p) this.params.set(iouType, (p = resolveParams(iouType, this.paramsInput)));
+    return p;
   }
 
   /** Images recorded so far. */

@@ -72,8 +72,9 @@ export class ImageEvalRecord {
   }
 }
 
-/** Doubles / bytes in one arena chunk. */
+/** Doubles / bytes in one arena chunk at most, and in the first one. */
 const CHUNK = 1 << 18;
+const FIRST_CHUNK = 1 << 12;
 
 /** Sequential allocator of record storage in large chunks. */
 export class RecordArena {
@@ -86,12 +87,13 @@ export class RecordArena {
   allocate(imageId: number, categoryId: number, D: number, G: number, A: number, T: number): ImageEvalRecord {
     const nData = 2 * D + A * G + A * T * (D + G);
     const nFlags = A * G + A * T * D;
+    // chunks grow from small (an arena per image when images are fed one by one) to CHUNK
     if (this.dataUsed + nData > this.data.length) {
-      this.data = new Float64Array(Math.max(CHUNK, nData));
+      this.data = new Float64Array(Math.max(nData, Math.min(CHUNK, Math.max(FIRST_CHUNK, 2 * this.data.length))));
       this.dataUsed = 0;
     }
     if (this.flagsUsed + nFlags > this.flags.length) {
-      this.flags = new Uint8Array(Math.max(CHUNK, nFlags));
+      this.flags = new Uint8Array(Math.max(nFlags, Math.min(CHUNK, Math.max(FIRST_CHUNK, 2 * this.flags.length))));
       this.flagsUsed = 0;
     }
     const rec = new ImageEvalRecord(imageId, categoryId, D, G, A, T, this.data, this.dataUsed, this.flags, this.flagsUsed);
