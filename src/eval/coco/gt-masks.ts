@@ -69,6 +69,77 @@ export class StoredMasks {
   }
 }
 
+/**
+ * Decodes a compressed RLE string (`maskApi.c: rleFrString`, as rle.ts `parseCountsString`) of an
+ * `h×w` mask straight into stored runs of result `a`, with its area and column range: one pass over
+ * the characters, no counts array. Returns 'stored', 'full' (over the bound: nothing stored) or
+ * 'invalid' (a bad character or value, or counts not summing to h*w: nothing stored; the caller
+ * parses it again with its JSON path to report the error).
+ */
+export function storeRleString(e: StoredMasks, a: number, str: string, h: number, w: number): 'stored' | 'full' | 'invalid' {
+  const n = str.length;
+  if (e.start[a]! >= 0) return 'stored';
+  if (e.used + n + 2 > MAX_STORED_RUNS) return 'full';
+  if (e.used + n + 2 > e.runs.length) {
+    const b = new Uint32Array(Math.min(MAX_STORED_RUNS, Math.max(2 * e.runs.length, e.used + n + 2)));
+    b.set(e.runs.subarray(0, e.used));
+    e.runs = b;
+  }
+  const runs = e.runs;
+  const r0 = e.used;
+  let r = r0, m = 0, p = 0, prev1 = 0, prev2 = 0, pos = 0, area = 0;
+  while (p < n) {
+    let x = 0, k = 0, c = 0;
+    do {
+      if (p >= n) return 'invalid';
+      const code = str.charCodeAt(p++);
+      if (code < 48 || code > 111) return 'invalid';
+      c = code - 48;
+      x |= (c & 0x1f) << (5 * k);
+      k++;
+    } while (c & 0x20 && k < 6);
+    let v: number;
+    if ((c & 0x20) === 0) {
+      v = c & 0x10 ? x | (-1 << (5 * k)) : x;
+    } else {
+      if (p >= n) return 'invalid';
+      const code = str.charCodeAt(p++);
+      if (code < 48 || code > 111) return 'invalid';
+      c = code - 48;
+      if (c & 0x20) return 'invalid';
+      v = x + (c & 0x1f) * 2 ** 30;
+      if (c & 0x10) v -= 2 ** 35;
+    }
+    if (m > 2) v += prev2;
+    if (v < 0 || v > 0xffffffff) return 'invalid';
+    if (m & 1 && v > 0) {
+      runs[r++] = pos;
+      runs[r++] = pos + v;
+      area += v;
+    }
+    pos += v;
+    prev2 = prev1;
+    prev1 = v;
+    m++;
+  }
+  if (pos !== h * w) return 'invalid';
+  e.start[a] = r0;
+  e.len[a] = r - r0;
+  e.h[a] = h;
+  e.w[a] = w;
+  e.area[a] = area;
+  if (r > r0) {
+    e.colLo[a] = Math.floor(runs[r0]! / h);
+    e.colHi[a] = Math.floor((runs[r - 1]! - 1) / h);
+  } else {
+    e.colLo[a] = 1;
+    e.colHi[a] = 0;
+  }
+  e.paired[a] = m >= 2 ? 1 : 0;
+  e.used = r;
+  return 'stored';
+}
+
 const cache = new Map<string, StoredMasks>();
 
 /** The stored masks for `key` (created empty on a miss; most recent last, two kept). */

@@ -6,7 +6,7 @@
  */
 import { fail, type WarningCollector, expectArray, expectInteger, isObject, typeName } from '../json-check.js';
 import { MAX_POLYGON_STEPS, polygonSteps } from '../polygon.js';
-import type { StoredMasks } from './gt-masks.js';
+import type { ContentHash, StoredMasks } from './gt-masks.js';
 import { countsSum, frPoly, frPolygons, parseCountsString, rleArea, rleToBbox, type Rle } from '../rle.js';
 
 /** Largest mask accepted (h*w must fit pycocotools' uint counts with room to spare). */
@@ -98,6 +98,28 @@ export function checkPolygons(v: unknown[], path: string, warnings?: WarningColl
     const steps = polygonSteps(a as number[]);
     if (steps > MAX_POLYGON_STEPS) fail(`${path}[${i}]`, `polygon too large to rasterize (${steps} boundary points, limit ${MAX_POLYGON_STEPS})`, 413);
   }
+}
+
+/**
+ * True when `v` is a non-empty list of polygons that pass {@link checkPolygons} without a warning
+ * (even lengths); their numbers go to `hash` as they are read (part count, each part's length and
+ * coordinates; only a prefix when it returns false).
+ */
+export function polygonsPlain(v: unknown[], hash?: ContentHash): boolean {
+  if (v.length === 0) return false;
+  hash?.num(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const a = v[i];
+    if (!Array.isArray(a) || a.length < 6 || a.length % 2 === 1) return false;
+    hash?.num(a.length);
+    for (let j = 0; j < a.length; j++) {
+      const x = a[j];
+      if (typeof x !== 'number' || !(Math.abs(x) <= MAX_ABS_COORD)) return false;
+      hash?.num(x);
+    }
+    if (polygonSteps(a as number[]) > MAX_POLYGON_STEPS) return false;
+  }
+  return true;
 }
 
 /**
