@@ -29,6 +29,8 @@ export const TAGS = [
   { name: 'health', description: 'Liveness and readiness probes for orchestrators.' },
   { name: 'datasets', description: 'Golden datasets stored once and evaluated again and again: on request, on a cron schedule, when a model version is loaded or becomes the default.' },
   { name: 'history', description: 'Evaluations over time: the history with summaries, series per dataset and model, paired-bootstrap comparisons, diagnosis.' },
+  { name: 'drift', description: 'Quality watch without labels: distributions of /predict answers per model version against a pinned reference (PSI).' },
+  { name: 'dashboard', description: 'The dashboard page and its static files (Chart.js bundled: works offline).' },
 ] as const;
 
 export interface SwaggerPluginOptions {

@@ -45,7 +45,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
       description: 'A static page (no data in it): its script fetches `/evaluations`, `/evaluations/series`, `/evaluations/{id}/compare/{other_id}`, '
         + '`/datasets`, `/models` and `/drift` with the bearer token typed into its token field (kept in sessionStorage). '
         + 'The chart library is served by the service (`/dashboard/assets/`): no CDN, works offline.',
-      response: { 200: { description: 'HTML page', content: { 'text/html': { schema: { type: 'string', contentMediaType: 'text/html' } } } } },
+      response: { 200: { description: 'HTML page', content: { 'text/html': { schema: { type: 'string', contentMediaType: 'text/html' } } } }, ...errorResponses(500, 503) },
     },
   }, async (_request, reply) => reply
     .type('text/html; charset=utf-8')

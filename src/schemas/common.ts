@@ -40,6 +40,10 @@ const EXAMPLES: Record<number, { description: string; example: ErrorBody }> = {
     description: 'Unknown route',
     example: { statusCode: 404, code: 'MRC_ERR_NOT_FOUND', error: 'Not Found', message: 'Route GET /nope not found', field: null },
   },
+  409: {
+    description: 'Conflicts with the current state (e.g. the evaluation named is not done yet)',
+    example: { statusCode: 409, code: 'MRC_ERR_JOB_NOT_DONE', error: 'Conflict', message: 'Evaluation "…" is running: only done evaluations can be used here', field: 'body.evaluation_id' },
+  },
   413: {
     description: 'Upload larger than the configured limit, or image with too many pixels',
     example: { statusCode: 413, code: 'MRC_ERR_PAYLOAD_TOO_LARGE', error: 'Payload Too Large', message: 'Payload too large: more than 10485760 bytes (BODY_LIMIT)', field: 'body' },

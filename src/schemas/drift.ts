@@ -40,13 +40,30 @@ export const ReferenceSourceSchema = Type.Union([
   }),
 ]);
 
+/** Example histograms (OpenAPI examples). */
+const EXAMPLE_HISTOGRAMS = {
+  class_mix: { bins: ['square', 'circle', 'triangle'], counts: [412, 398, 377] },
+  score: { bins: ['0.6', '0.7', '0.8', '0.9', '0.95', '+Inf'], counts: [21, 35, 60, 140, 301, 630] },
+  detections_per_image: { bins: ['0', '1', '2', '4', '8', '16', '+Inf'], counts: [3, 40, 101, 150, 6, 0, 0] },
+  mask_area: { bins: ['0.01', '0.05', '0.1', '0.25', '+Inf'], counts: [80, 610, 402, 95, 0] },
+  image_size: { bins: ['16384', '65536', '262144', '409600', '1048576', '2073600', '4194304', '16777216', '+Inf'], counts: [0, 300, 0, 0, 0, 0, 0, 0, 0] },
+};
+
 export const DriftReferenceSchema = Type.Object({
   model: Type.String(), version: Type.String(),
   source: ReferenceSourceSchema,
   images: Type.Integer({ minimum: 0 }),
   created_at: Time,
   histograms: HistogramsSchema,
-}, { title: 'DriftReference' });
+}, {
+  title: 'DriftReference',
+  description: 'The pinned reference of a model version: where it came from and its histograms',
+  examples: [{
+    model: 'shapes-maskrcnn', version: '1.1.0',
+    source: { kind: 'live', last: null, window_seconds: 3600, from: '2026-11-30T01:00:00.000Z', to: '2026-11-30T02:00:00.000Z' },
+    images: 300, created_at: '2026-11-30T02:00:01.000Z', histograms: EXAMPLE_HISTOGRAMS,
+  }],
+});
 
 const Level = Type.Union([Type.Literal('none'), Type.Literal('warning'), Type.Literal('critical'), Type.Null()]);
 
@@ -66,7 +83,17 @@ export const DriftReportSchema = Type.Object({
   reference: Type.Union([DriftReferenceSchema, Type.Null()]),
   psi: PerFeature(Type.Union([Type.Number(), Type.Null()]), 'PSI of the current window against the reference (null: no reference, an empty side, or fewer than min_images images)'),
   level: PerFeature(Level, '`none` below 0.1, `warning` from 0.1, `critical` above 0.25'),
-}, { title: 'DriftReport' });
+}, {
+  title: 'DriftReport',
+  description: 'The current window of /predict answers against the pinned reference: histograms, PSI and level per feature',
+  examples: [{
+    model: 'shapes-maskrcnn', version: '1.1.0', classes: ['square', 'circle', 'triangle'], score_floor: 0.5, min_images: 50,
+    current: { images: 300, capacity: 1000, observed: 1200, from: '2026-11-30T02:00:00.000Z', to: '2026-11-30T03:00:00.000Z', histograms: EXAMPLE_HISTOGRAMS },
+    reference: null,
+    psi: { class_mix: null, score: null, detections_per_image: null, mask_area: null, image_size: null },
+    level: { class_mix: null, score: null, detections_per_image: null, mask_area: null, image_size: null },
+  }],
+});
 
 export const DriftQuerySchema = Type.Object({
   model: Type.Optional(Type.String({ maxLength: 200, description: 'Model (manifest or repository name; default: the default model)' })),
