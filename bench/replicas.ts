@@ -9,7 +9,8 @@
  *      distributed path at QUEUE_BATCH_IMAGES 1 and 4, three replicas at 4;
  *    - a detections-mode job of BENCH_REPLICAS_DETECTIONS (500) images (one task: no model run),
  *      one replica vs three.
- *    images/s = images / (finished_at − created_at): from the 202 to the end, claims included. Each
+ *    images/s = images / (finished_at − created_at): from the 202 to the end, claims included; and
+ *    the CPU seconds (user + system, /proc) the replicas' processes used meanwhile. Each
  *    replica gets floor(cores / replicas) intra-op threads (at least 1).
  *    Overhead of the distributed path on one replica = its time / the embedded time − 1, and per task;
  *    the one-replica runs are repeated BENCH_REPLICAS_ROUNDS (2) times in a rotated order and the
@@ -43,7 +44,18 @@ const log = (msg: string): void => { process.stderr.write(`[bench:replicas] ${ms
 
 type JobJson = { status: string; created_at: string; started_at: string | null; finished_at: string | null; error: unknown };
 
-async function runJob(replicas: ServerProcess[], body: { form?: FormData; json?: unknown }, pollMs = 100): Promise<{ seconds: number }> {
+/** CPU seconds (user + system) a process has used so far (Linux /proc; NaN elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
+async function runJob(replicas: ServerProcess[], body: { form?: FormData; json?: unknown }, pollMs = 100): Promise<{ seconds: number; cpu: number }> {
+  const cpu0 = replicas.reduce((a, r) => a + cpuSeconds(r.child.pid), 0);
   const res = await fetch(`${replicas[0]!.baseUrl}/evaluations`, body.form
     ? { method: 'POST', body: body.form }
     : { method: 'POST', body: JSON.stringify(body.json), headers: { 'content-type': 'application/json' } });
@@ -53,7 +65,7 @@ async function runJob(replicas: ServerProcess[], body: { form?: FormData; json?:
     const j = await (await fetch(`${replicas[0]!.baseUrl}/evaluations/${sub.id}`)).json() as JobJson;
     if (j.finished_at) {
       if (j.status !== 'done') throw new Error(`job ${j.status}: ${JSON.stringify(j.error)}`);
-      return { seconds: (Date.parse(j.finished_at) - Date.parse(j.created_at)) / 1000 };
+      return { seconds: (Date.parse(j.finished_at) - Date.parse(j.created_at)) / 1000, cpu: replicas.reduce((a, r) => a + cpuSeconds(r.child.pid), 0) - cpu0 };
     }
     await sleep(pollMs);
   }
@@ -144,19 +156,18 @@ async function main(): Promise<void> {
     log(`skipped: ${reason}`);
     return;
   }
-  const server: PostgresServer = await startPostgres({ fsync: true, settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } });
-  const rows: Array<{ what: string; replicas: number; batch: string; seconds: number; perSecond: number }> = [];
+  const server: PostgresServer = await startPostgres({ fsync: true, settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'top' } });
+  const rows: Array<{ what: string; replicas: number; batch: string; seconds: number; perSecond: number; cpu: number }> = [];
   const lines: string[] = [];
   try {
     const ds: ShapesDataset = await shapesDataset(IMAGES, 20261130);
-    const model = async (what: string, n: number, env: Record<string, string>, batch: string): Promise<number> => {
+    const model = async (what: string, n: number, env: Record<string, string>, batch: string): Promise<{ seconds: number; cpu: number }> => {
       const url = await server.createDatabase();
       return withReplicas(n, { DATABASE_URL: url, ...env }, async (r) => {
-        // wait for every replica's queue to run (first start installs pg-boss's schema)
-        const { seconds } = await runJob(r, { form: datasetForm(ds) });
-        rows.push({ what, replicas: n, batch, seconds, perSecond: IMAGES / seconds });
-        log(`${what}, ${n} replica(s), batch ${batch}: ${seconds.toFixed(1)} s (${(IMAGES / seconds).toFixed(2)} images/s)`);
-        return seconds;
+        const out = await runJob(r, { form: datasetForm(ds) });
+        rows.push({ what, replicas: n, batch, seconds: out.seconds, perSecond: IMAGES / out.seconds, cpu: out.cpu });
+        log(`${what}, ${n} replica(s), batch ${batch}: ${out.seconds.toFixed(1)} s (${(IMAGES / out.seconds).toFixed(2)} images/s), ${out.cpu.toFixed(1)} CPU s`);
+        return out;
       });
     };
     // one replica: the embedded and the distributed paths in ROUNDS rounds, the order rotated each
@@ -167,32 +178,38 @@ async function main(): Promise<void> {
       [`model mode, ${IMAGES} images, distributed`, { QUEUE_BATCH_IMAGES: '4' }, '4'],
     ];
     const best = [Infinity, Infinity, Infinity];
+    const cpus: number[][] = [[], [], []];
     for (let round = 0; round < ROUNDS; round++) {
       for (let j = 0; j < single.length; j++) {
         const i = (j + round) % single.length;
         const [what, env, batch] = single[i]!;
-        best[i] = Math.min(best[i]!, await model(what, 1, env, batch));
+        const out = await model(what, 1, env, batch);
+        best[i] = Math.min(best[i]!, out.seconds);
+        cpus[i]!.push(out.cpu);
       }
     }
     const [embedded, dist1, dist4] = best as [number, number, number];
-    // keep only the fastest run of each in the table
-    rows.splice(0, rows.length, ...single.map(([what, , batch], i) => ({ what, replicas: 1, batch, seconds: best[i]!, perSecond: IMAGES / best[i]! })));
+    const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
+    const [cpuEmbedded, cpu1, cpu4] = cpus.map(median) as [number, number, number];
+    // keep only the fastest run of each in the table (CPU: the median over the rounds)
+    rows.splice(0, rows.length, ...single.map(([what, , batch], i) => ({ what, replicas: 1, batch, seconds: best[i]!, perSecond: IMAGES / best[i]!, cpu: median(cpus[i]!) })));
     await model(`model mode, ${IMAGES} images, distributed`, 3, { QUEUE_BATCH_IMAGES: '4' }, '4');
     await model(`model mode, ${IMAGES} images, distributed`, 3, { QUEUE_BATCH_IMAGES: '1' }, '1');
     for (const n of [1, 3]) {
       const url = await server.createDatabase();
       await withReplicas(n, { DATABASE_URL: url }, async (r) => {
-        const { seconds } = await runJob(r, { json: detectionsBody(DETECTIONS) });
-        rows.push({ what: `detections mode, ${DETECTIONS} images`, replicas: n, batch: '1 task', seconds, perSecond: DETECTIONS / seconds });
+        const { seconds, cpu } = await runJob(r, { json: detectionsBody(DETECTIONS) });
+        rows.push({ what: `detections mode, ${DETECTIONS} images`, replicas: n, batch: '1 task', seconds, perSecond: DETECTIONS / seconds, cpu });
         log(`detections mode, ${n} replica(s): ${seconds.toFixed(1)} s`);
       });
     }
 
-    // PostgreSQL work per task: one replica, batch 1 (a task = an image) and 4
+    // PostgreSQL work per task: one replica, the embedded path and the distributed one at batch 1 and 4
     const work: string[] = [];
-    for (const batch of [1, 4]) {
+    let embeddedStatements = 0;
+    for (const batch of [0, 1, 4]) {
       const url = await server.createDatabase();
-      await withReplicas(1, { DATABASE_URL: url, QUEUE_BATCH_IMAGES: String(batch) }, async (r) => {
+      await withReplicas(1, { DATABASE_URL: url, ...(batch === 0 ? { JOBS_QUEUE: 'local' } : { QUEUE_BATCH_IMAGES: String(batch) }) }, async (r) => {
         await sleep(3000); // queues created, workers polling
         await sql(url, (c) => c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'));
         await sql(url, (c) => c.query('SELECT pg_stat_statements_reset()'));
@@ -203,11 +220,19 @@ async function main(): Promise<void> {
         await sql(url, (c) => c.query('SELECT pg_stat_statements_reset()'));
         const { seconds } = await runJob(r, { form: datasetForm(ds) }, 2000); // few GETs of our own
         const during = await statements(url);
-        const tasks = Math.ceil(IMAGES / batch) + 1; // image tasks + the merge
-        const perTask = (during.calls - idlePerSecond * seconds) / tasks;
-        work.push(`batch ${batch}: ${during.calls} statements in ${seconds.toFixed(1)} s for ${tasks} tasks; idle replica ${idlePerSecond.toFixed(1)}/s; ≈ ${perTask.toFixed(1)} per task (${(perTask / batch).toFixed(1)} per image)`);
-        work.push(...during.top.slice(0, 8).map((s) => `    ${String(s.calls).padStart(5)}  ${s.query.replace(/\s+/g, ' ').slice(0, 110)}`));
-        log(work.at(-9)!);
+        const net = during.calls - idlePerSecond * seconds;
+        const label = batch === 0 ? 'embedded' : `distributed, batch ${batch}`;
+        if (batch === 0) {
+          embeddedStatements = net;
+          work.push(`${label}: ${during.calls} statements in ${seconds.toFixed(1)} s; idle ${idlePerSecond.toFixed(1)}/s; net ${net.toFixed(0)} for ${IMAGES} images (${(net / IMAGES).toFixed(1)} per image, the job's creation included)`);
+        } else {
+          const tasks = Math.ceil(IMAGES / batch) + 1; // image tasks + the merge
+          work.push(`${label}: ${during.calls} statements in ${seconds.toFixed(1)} s; idle ${idlePerSecond.toFixed(1)}/s; net ${net.toFixed(0)} = ${(net / IMAGES).toFixed(1)} per image; `
+            + `beyond the embedded path ${((net - embeddedStatements) / tasks).toFixed(1)} per task (${tasks} tasks)`);
+        }
+        work.push(...during.top.slice(0, 10).map((x) => `    ${String(x.calls).padStart(5)}  ${x.query.replace(/\s+/g, ' ').slice(0, 110)}`));
+        if (batch === 0) work.push('  idle, 10 s:', ...idle.top.slice(0, 6).map((x) => `    ${String(x.calls).padStart(5)}  ${x.query.replace(/\s+/g, ' ').slice(0, 110)}`));
+        log(work.find((l) => l.startsWith(label))!);
       });
     }
 
@@ -215,11 +240,12 @@ async function main(): Promise<void> {
     log(`claim latency, ${LOOPS} loops: p50 ${claim.p50.toFixed(1)} ms, p95 ${claim.p95.toFixed(1)} ms, p99 ${claim.p99.toFixed(1)} ms, ${claim.perSecond.toFixed(0)} tasks/s`);
 
     lines.push(`Machine: ${Object.entries(machine()).map(([k, v]) => `${k} ${v}`).join(', ')}; PostgreSQL local (fsync on); intra-op threads per replica = floor(${CORES} cores / replicas).`, '');
-    lines.push('| job | replicas | images per task | seconds (202 → done) | images/s |', '|---|---|---|---|---|');
-    for (const r of rows) lines.push(`| ${r.what} | ${r.replicas} | ${r.batch} | ${r.seconds.toFixed(1)} | ${r.perSecond.toFixed(2)} |`);
+    lines.push('| job | replicas | images per task | seconds (202 → done) | images/s | CPU seconds of the replicas |', '|---|---|---|---|---|---|');
+    for (const r of rows) lines.push(`| ${r.what} | ${r.replicas} | ${r.batch} | ${r.seconds.toFixed(1)} | ${r.perSecond.toFixed(2)} | ${r.cpu.toFixed(1)} |`);
     lines.push('');
-    const over = (d: number, tasks: number): string => `${((d / embedded - 1) * 100).toFixed(1)}% (${(((d - embedded) / tasks) * 1000).toFixed(0)} ms per task)`;
-    lines.push(`Distributed vs embedded on one replica: batch 1 ${over(dist1, IMAGES + 1)}, batch 4 ${over(dist4, Math.ceil(IMAGES / 4) + 1)}.`, '');
+    const over = (d: number, e: number, tasks: number, unit: string): string => `${((d / e - 1) * 100).toFixed(1)}% (${(((d - e) / tasks) * 1000).toFixed(0)} ms ${unit} per task)`;
+    lines.push(`Distributed vs embedded on one replica (${ROUNDS} rounds): wall clock (fastest run) batch 1 ${over(dist1, embedded, IMAGES + 1, 'wall')}, batch 4 ${over(dist4, embedded, Math.ceil(IMAGES / 4) + 1, 'wall')}; `
+      + `CPU of the replica (median) batch 1 ${over(cpu1, cpuEmbedded, IMAGES + 1, 'CPU')}, batch 4 ${over(cpu4, cpuEmbedded, Math.ceil(IMAGES / 4) + 1, 'CPU')}.`, '');
     lines.push('PostgreSQL statements (pg_stat_statements, calls = round trips), one replica:', '```', ...work, '```', '');
     lines.push(`Claim latency, ${LOOPS} concurrent worker loops on one PostgreSQL, ${CLAIM_TASKS} tasks: fetch p50 ${claim.p50.toFixed(1)} ms, p95 ${claim.p95.toFixed(1)} ms, p99 ${claim.p99.toFixed(1)} ms; ${claim.perSecond.toFixed(0)} tasks/s fetched and completed.`);
   } finally {
