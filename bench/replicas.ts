@@ -28,6 +28,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { decodeImageOutcome } from '../src/evaluation/records.js';
+import { openStore } from '../src/store/index.js';
 import { PgBoss } from 'pg-boss';
 import { ROOT, spawnServer, type ServerProcess } from '../test/robustness/helpers.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../test/support/postgres.js';
@@ -54,7 +56,7 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-async function runJob(replicas: ServerProcess[], body: { form?: FormData; json?: unknown }, pollMs = 100): Promise<{ seconds: number; cpu: number }> {
+async function runJob(replicas: ServerProcess[], body: { form?: FormData; json?: unknown }, pollMs = 100): Promise<{ id: string; seconds: number; cpu: number }> {
   const cpu0 = replicas.reduce((a, r) => a + cpuSeconds(r.child.pid), 0);
   const res = await fetch(`${replicas[0]!.baseUrl}/evaluations`, body.form
     ? { method: 'POST', body: body.form }
@@ -65,7 +67,7 @@ async function runJob(replicas: ServerProcess[], body: { form?: FormData; json?:
     const j = await (await fetch(`${replicas[0]!.baseUrl}/evaluations/${sub.id}`)).json() as JobJson;
     if (j.finished_at) {
       if (j.status !== 'done') throw new Error(`job ${j.status}: ${JSON.stringify(j.error)}`);
-      return { seconds: (Date.parse(j.finished_at) - Date.parse(j.created_at)) / 1000, cpu: replicas.reduce((a, r) => a + cpuSeconds(r.child.pid), 0) - cpu0 };
+      return { id: sub.id!, seconds: (Date.parse(j.finished_at) - Date.parse(j.created_at)) / 1000, cpu: replicas.reduce((a, r) => a + cpuSeconds(r.child.pid), 0) - cpu0 };
     }
     await sleep(pollMs);
   }
@@ -161,13 +163,18 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   try {
     const ds: ShapesDataset = await shapesDataset(IMAGES, 20261130);
-    const model = async (what: string, n: number, env: Record<string, string>, batch: string): Promise<{ seconds: number; cpu: number }> => {
+    const model = async (what: string, n: number, env: Record<string, string>, batch: string): Promise<{ seconds: number; cpu: number; outside: number }> => {
       const url = await server.createDatabase();
       return withReplicas(n, { DATABASE_URL: url, ...env }, async (r) => {
         const out = await runJob(r, { form: datasetForm(ds) });
+        // the job's time outside image evaluation: wall − Σ per-image time (each record keeps its ms)
+        const store = await openStore({ dataDir: ROOT, databaseUrl: url });
+        const imagesMs = (await store.listImageRecords(out.id)).reduce((a, rec) => a + decodeImageOutcome(rec.record as Uint8Array).ms, 0);
+        await store.close();
+        const outside = out.seconds - imagesMs / 1000 / n;
         rows.push({ what, replicas: n, batch, seconds: out.seconds, perSecond: IMAGES / out.seconds, cpu: out.cpu });
-        log(`${what}, ${n} replica(s), batch ${batch}: ${out.seconds.toFixed(1)} s (${(IMAGES / out.seconds).toFixed(2)} images/s), ${out.cpu.toFixed(1)} CPU s`);
-        return out;
+        log(`${what}, ${n} replica(s), batch ${batch}: ${out.seconds.toFixed(1)} s (${(IMAGES / out.seconds).toFixed(2)} images/s), ${out.cpu.toFixed(1)} CPU s, ${outside.toFixed(2)} s outside images`);
+        return { ...out, outside };
       });
     };
     // one replica: the embedded and the distributed paths in ROUNDS rounds, the order rotated each
@@ -179,6 +186,7 @@ async function main(): Promise<void> {
     ];
     const best = [Infinity, Infinity, Infinity];
     const cpus: number[][] = [[], [], []];
+    const outsides: number[][] = [[], [], []];
     for (let round = 0; round < ROUNDS; round++) {
       for (let j = 0; j < single.length; j++) {
         const i = (j + round) % single.length;
@@ -186,11 +194,13 @@ async function main(): Promise<void> {
         const out = await model(what, 1, env, batch);
         best[i] = Math.min(best[i]!, out.seconds);
         cpus[i]!.push(out.cpu);
+        outsides[i]!.push(out.outside);
       }
     }
     const [embedded, dist1, dist4] = best as [number, number, number];
     const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
     const [cpuEmbedded, cpu1, cpu4] = cpus.map(median) as [number, number, number];
+    const [outEmbedded, out1, out4] = outsides.map(median) as [number, number, number];
     // keep only the fastest run of each in the table (CPU: the median over the rounds)
     rows.splice(0, rows.length, ...single.map(([what, , batch], i) => ({ what, replicas: 1, batch, seconds: best[i]!, perSecond: IMAGES / best[i]!, cpu: median(cpus[i]!) })));
     await model(`model mode, ${IMAGES} images, distributed`, 3, { QUEUE_BATCH_IMAGES: '4' }, '4');
@@ -246,6 +256,9 @@ async function main(): Promise<void> {
     const over = (d: number, e: number, tasks: number, unit: string): string => `${((d / e - 1) * 100).toFixed(1)}% (${(((d - e) / tasks) * 1000).toFixed(0)} ms ${unit} per task)`;
     lines.push(`Distributed vs embedded on one replica (${ROUNDS} rounds): wall clock (fastest run) batch 1 ${over(dist1, embedded, IMAGES + 1, 'wall')}, batch 4 ${over(dist4, embedded, Math.ceil(IMAGES / 4) + 1, 'wall')}; `
       + `CPU of the replica (median) batch 1 ${over(cpu1, cpuEmbedded, IMAGES + 1, 'CPU')}, batch 4 ${over(cpu4, cpuEmbedded, Math.ceil(IMAGES / 4) + 1, 'CPU')}.`, '');
+    const outside = (d: number, tasks: number): string => `${d.toFixed(2)} s (${(((d - outEmbedded) / tasks) * 1000).toFixed(0)} ms per task more than embedded, ${(((d - outEmbedded) / embedded) * 100).toFixed(1)}% of the embedded job)`;
+    lines.push(`Time outside image evaluation (the job's wall time − the sum of its images' times, median of the rounds; what the path itself costs, whatever the machine's load does to inference): `
+      + `embedded ${outEmbedded.toFixed(2)} s, distributed batch 1 ${outside(out1, IMAGES + 1)}, batch 4 ${outside(out4, Math.ceil(IMAGES / 4) + 1)}.`, '');
     lines.push('PostgreSQL statements (pg_stat_statements, calls = round trips), one replica:', '```', ...work, '```', '');
     lines.push(`Claim latency, ${LOOPS} concurrent worker loops on one PostgreSQL, ${CLAIM_TASKS} tasks: fetch p50 ${claim.p50.toFixed(1)} ms, p95 ${claim.p95.toFixed(1)} ms, p99 ${claim.p99.toFixed(1)} ms; ${claim.perSecond.toFixed(0)} tasks/s fetched and completed.`);
   } finally {
