@@ -227,6 +227,12 @@ export class TaskRunner {
         return;
       }
       const now = this.clock();
+      if (job.mode === 'model') {
+        // the image stages ran in other tasks (maybe on other replicas): their per-stage sums are not
+        // known here (0); `total` is the job's time from its first task to its end
+        const timings = output.result.timings_ms;
+        output.result = { ...output.result, timings_ms: { ...timings, total: Math.max(timings.total ?? 0, now - (job.startedAt ?? job.createdAt)) } };
+      }
       const ok = await this.opts.store.finishJob(job.id, { status: 'done', now, ttlMs: this.opts.ttlMs, leaseOwner: QUEUE_OWNER, result: output.result, report: storeReportData(output.report) });
       this.contexts.delete(job.id);
       if (ok) {
