@@ -156,7 +156,16 @@ export function validateSegmentations(gt: CocoGroundTruth, dt: CocoResults, warn
     validatedGt.set(gt, gtMasksFor(hash.digest(), gt.anns.count));
   }
   const dtStore = dt.count > 0 && !storedDt.has(dt) ? new StoredMasks(dt.count) : undefined;
-  if (dtStore) storedDt.set(dt, dtStore);
+  if (dtStore) {
+    storedDt.set(dt, dtStore);
+    // one allocation: a compressed RLE of n characters has at most n counts, so at most n + 1 run bounds
+    let chars = 0;
+    for (let r = 0; r < dt.count; r++) {
+      const seg = dt.segmentation[r];
+      if (isObject(seg) && typeof seg.counts === 'string') chars += seg.counts.length + 2;
+    }
+    dtStore.reserve(chars);
+  }
   for (let r = 0; r < dt.count; r++) {
     const seg = dt.segmentation[r];
     if (seg === undefined) continue; // bbox branch without segmentation: the box polygon

@@ -42,6 +42,15 @@ export class StoredMasks {
     this.paired = new Uint8Array(count);
   }
 
+  /** Room for `n` more run bounds (within the bound), in one allocation. */
+  reserve(n: number): void {
+    const want = Math.min(MAX_STORED_RUNS, this.used + n);
+    if (want <= this.runs.length) return;
+    const b = new Uint32Array(want);
+    b.set(this.runs.subarray(0, this.used));
+    this.runs = b;
+  }
+
   has(a: number): boolean {
     return this.start[a]! >= 0;
   }
