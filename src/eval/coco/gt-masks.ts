@@ -6,14 +6,14 @@
  * segmentations are validated, so a hit needs the same content, not the same object. A hit only
  * skips the rasterization (the masks are the same bits: only their cost changes); validation, its
  * errors and warnings are unchanged. Bounded: the two most recent ground truths, at most
- * {@link MAX_STORED_RUNS} run bounds each (64 MiB); beyond that a set is evaluated without storing.
+ * {@link MAX_STORED_RUNS} run bounds each (32 MiB); beyond that the rest is rasterized again each time.
  * Nothing here touches a clock or I/O (node:crypto hashes in memory).
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { MaskSet } from './segmentation.js';
 
 /** Run bounds (uint32) stored per ground truth at most. */
-export const MAX_STORED_RUNS = 16 * 2 ** 20;
+export const MAX_STORED_RUNS = 8 * 2 ** 20;
 /** Ground truths kept. */
 const MAX_ENTRIES = 2;
 
