@@ -38,7 +38,7 @@ test('storeRleString = parseCountsString + MaskSet.add on random RLEs; invalid s
     }
     m.clear();
     m.add(parsed as Uint32Array, h, w);
-    assert.deepEqual(Array.from(e.runs.subarray(e.start[i]!, e.start[i]! + e.len[i]!)), Array.from(m.runs.subarray(0, m.runStart[1]!)));
+    assert.deepEqual(Array.from(e.runs.subarray(e.start[i]!, e.start[i]! + e.len[i]!)), Array.from(m.src[0]!.subarray(m.rs[0]!, m.re[0]!)));
     assert.deepEqual([e.area[i], e.colLo[i], e.colHi[i], e.paired[i], e.h[i], e.w[i]], [m.area[0], m.colLo[0], m.colHi[0], m.paired[0], h, w]);
   }
 });

@@ -58,14 +58,14 @@ export class StoredMasks {
   /** Stores mask `i` of `m` as annotation `a` (no-op when full or already stored). */
   store(a: number, m: MaskSet, i: number): void {
     if (this.start[a]! >= 0) return;
-    const from = m.runStart[i]!, to = m.runStart[i + 1]!, n = to - from;
+    const from = m.rs[i]!, to = m.re[i]!, n = to - from;
     if (this.used + n > MAX_STORED_RUNS) return;
     if (this.used + n > this.runs.length) {
       const b = new Uint32Array(Math.min(MAX_STORED_RUNS, Math.max(2 * this.runs.length, this.used + n)));
       b.set(this.runs.subarray(0, this.used));
       this.runs = b;
     }
-    this.runs.set(m.runs.subarray(from, to), this.used);
+    this.runs.set(m.src[i]!.subarray(from, to), this.used);
     this.start[a] = this.used;
     this.len[a] = n;
     this.h[a] = m.h[i]!;

@@ -231,13 +231,16 @@ export function maskIou(d: MaskGeometry, g: MaskGeometry, gtIsCrowd: boolean): n
   return inter / (gtIsCrowd ? d.area : d.area + g.area - inter);
 }
 
+const NO_RUNS = new Uint32Array(0);
+
 /**
- * The masks of one (image, category) cell packed into reused typed arrays (no allocation per mask):
- * mask i has size `h[i]×w[i]`, `area[i]`, foreground runs `runs[runStart[i] .. runStart[i+1])` as
- * `[start, end)` pairs, and the columns of its first and last foreground pixel (`colLo`, `colHi`):
- * a cheap exact prefilter for masks of one size (disjoint column ranges → no common pixel). The
- * fork's `rleToBbox` box, which decides between IoU 0 and -1 for masks of different sizes, is
- * computed from the runs only in that rare case.
+ * The masks of one (image, category) cell in reused typed arrays (no allocation per mask): mask i
+ * has size `h[i]×w[i]`, `area[i]`, foreground runs `src[i][rs[i] .. re[i])` as `[start, end)` pairs
+ * (in this set's own buffer, or in a {@link StoredMasks} buffer, not copied), and the columns of its
+ * first and last foreground pixel (`colLo`, `colHi`): a cheap exact prefilter for masks of one size
+ * (disjoint column ranges → no common pixel). The fork's `rleToBbox` box, which decides between
+ * IoU 0 and -1 for masks of different sizes, is computed from the runs only in that rare case.
+ * A buffer replaced when it grows keeps its contents, so earlier references stay valid.
  */
 export class MaskSet {
   n = 0;
@@ -248,12 +251,16 @@ export class MaskSet {
   colHi = new Float64Array(64);
   /** counts had at least one (background, foreground) pair (`rleToBbox`'s `m > 0`) */
   paired = new Uint8Array(64);
-  runStart = new Int32Array(65);
+  src: Uint32Array[] = [];
+  rs = new Int32Array(64);
+  re = new Int32Array(64);
   runs = new Uint32Array(1 << 14);
+  private used = 0;
 
   clear(): void {
+    for (let i = 0; i < this.n; i++) this.src[i] = NO_RUNS; // no reference kept to a stored set
     this.n = 0;
-    this.runStart[0] = 0;
+    this.used = 0;
   }
 
   /** Adds the mask of `counts` (`h×w`); returns its index. */
@@ -261,14 +268,14 @@ export class MaskSet {
     const i = this.n;
     if (i + 1 >= this.h.length) this.growMasks();
     const len = counts.length;
-    const r0 = this.runStart[i]!;
-    let r = r0;
+    let r = this.used;
     if (r + len + 2 > this.runs.length) {
-      const b = new Uint32Array(Math.max(2 * this.runs.length, r + len + 2));
-      b.set(this.runs.subarray(0, r));
-      this.runs = b;
+      // a new buffer (the masks already added keep the old one)
+      this.runs = new Uint32Array(Math.max(2 * this.runs.length, len + 2));
+      r = 0;
     }
     const runs = this.runs;
+    const start = r;
     let pos = 0, area = 0;
     for (let j = 0; j < len; j++) {
       const c = counts[j]!;
@@ -283,37 +290,34 @@ export class MaskSet {
     this.w[i] = w;
     this.area[i] = area;
     this.paired[i] = len >= 2 ? 1 : 0;
-    if (r > r0) {
-      this.colLo[i] = Math.floor(runs[r0]! / h);
+    if (r > start) {
+      this.colLo[i] = Math.floor(runs[start]! / h);
       this.colHi[i] = Math.floor((runs[r - 1]! - 1) / h);
     } else {
       this.colLo[i] = 1;
       this.colHi[i] = 0; // empty: overlaps nothing
     }
-    this.runStart[i + 1] = r;
+    this.src[i] = runs;
+    this.rs[i] = start;
+    this.re[i] = r;
+    this.used = r;
     this.n = i + 1;
     return i;
   }
 
-  /** Adds annotation `a`'s mask stored in `e` (see gt-masks.ts); returns its index. */
+  /** Adds annotation `a`'s mask stored in `e` (see gt-masks.ts), by reference; returns its index. */
   addStored(e: StoredMasks, a: number): number {
     const i = this.n;
     if (i + 1 >= this.h.length) this.growMasks();
-    const r = this.runStart[i]!, n = e.len[a]!;
-    if (r + n > this.runs.length) {
-      const b = new Uint32Array(Math.max(2 * this.runs.length, r + n));
-      b.set(this.runs.subarray(0, r));
-      this.runs = b;
-    }
-    const from = e.start[a]!;
-    this.runs.set(e.runs.subarray(from, from + n), r);
+    this.src[i] = e.runs;
+    this.rs[i] = e.start[a]!;
+    this.re[i] = e.start[a]! + e.len[a]!;
     this.h[i] = e.h[a]!;
     this.w[i] = e.w[a]!;
     this.area[i] = e.area[a]!;
     this.colLo[i] = e.colLo[a]!;
     this.colHi[i] = e.colHi[a]!;
     this.paired[i] = e.paired[a]!;
-    this.runStart[i + 1] = r + n;
     this.n = i + 1;
     return i;
   }
@@ -323,8 +327,8 @@ export class MaskSet {
     const h = this.h[i]!, w = this.w[i]!;
     if (!this.paired[i]) return [0, 0, 0, 0];
     let xs = w >>> 0, ys = h >>> 0, xe = 0, ye = 0;
-    const runs = this.runs;
-    for (let q = this.runStart[i]!; q < this.runStart[i + 1]!; q += 2) {
+    const runs = this.src[i]!;
+    for (let q = this.rs[i]!; q < this.re[i]!; q += 2) {
       const start = runs[q]!, last = runs[q + 1]! - 1;
       const yStart = start % h, xStart = (start - yStart) / h;
       const yEnd = last % h, xEnd = (last - yEnd) / h;
@@ -354,7 +358,8 @@ export class MaskSet {
     this.colLo = grow(this.colLo, n);
     this.colHi = grow(this.colHi, n);
     this.paired = grow(this.paired, n);
-    this.runStart = grow(this.runStart, n + 1);
+    this.rs = grow(this.rs, n);
+    this.re = grow(this.re, n);
   }
 }
 
@@ -371,16 +376,16 @@ export function maskSetIou(m: MaskSet, d: number, g: number, gtIsCrowd: boolean)
     return -1;
   }
   if (m.colLo[d]! > m.colHi[g]! || m.colLo[g]! > m.colHi[d]!) return 0;
-  const r = m.runs;
-  const aEnd = m.runStart[d + 1]!, bEnd = m.runStart[g + 1]!;
-  let i = m.runStart[d]!, j = m.runStart[g]!;
+  const ra = m.src[d]!, rb = m.src[g]!;
+  const aEnd = m.re[d]!, bEnd = m.re[g]!;
+  let i = m.rs[d]!, j = m.rs[g]!;
   // skip runs that end before the other mask's first run starts
-  const b0 = r[j]!, a0 = r[i]!;
-  i = firstEndingAfter(r, i, aEnd, b0);
-  j = firstEndingAfter(r, j, bEnd, a0);
+  const b0 = rb[j]!, a0 = ra[i]!;
+  i = firstEndingAfter(ra, i, aEnd, b0);
+  j = firstEndingAfter(rb, j, bEnd, a0);
   let inter = 0;
   while (i < aEnd && j < bEnd) {
-    const as = r[i]!, ae = r[i + 1]!, bs = r[j]!, be = r[j + 1]!;
+    const as = ra[i]!, ae = ra[i + 1]!, bs = rb[j]!, be = rb[j + 1]!;
     const s = as > bs ? as : bs;
     const e = ae < be ? ae : be;
     if (e > s) inter += e - s;
