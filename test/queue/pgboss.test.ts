@@ -3,13 +3,13 @@
  * share one model-mode job: both evaluate some of its images, either answers GET /evaluations/{id},
  * and the merged result equals the one of a single instance running the job by itself (in-process
  * queue, same database engine). Then cancellation: a job cancelled on one instance stops on both and
- * its waiting tasks are dropped. Skipped, with the reason, without PostgreSQL or the model.
+ * its waiting tasks are dropped; and the queue depth gauge follows the waiting tasks. Skipped, with the reason, without PostgreSQL or the model.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { PgBossQueue } from '../../src/queue/pgboss.js';
+import { PgBossQueue, QUEUES } from '../../src/queue/pgboss.js';
 import { skipNoModel, startApp } from '../robustness/helpers.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { datasetForm, shapesDataset, type ShapesDataset } from '../support/shapes-dataset.js';
@@ -99,9 +99,6 @@ describe('two instances on one PostgreSQL share a job through pg-boss', { skip: 
   test('a job cancelled on one instance stops on both; its waiting tasks are dropped', async () => {
     const big = await shapesDataset(40, 7);
     const id = await submit(a.baseUrl, big);
-    // the backlog shows in the queue depth gauge of either instance (the autoscaling metric)
-    const depth = async (base: string): Promise<number> => Number(/^mrcnn_queue_tasks\{queue="images"\} (\d+)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
-    while (await depth(b.baseUrl) === 0) await sleep(100);
     await waitFor(b.baseUrl, id, (j) => j.progress.images_done > 0);
     const before = { a: (a.app.jobs.queue as PgBossQueue).runner.stats.images, b: (b.app.jobs.queue as PgBossQueue).runner.stats.images };
     const res = await fetch(`${b.baseUrl}/evaluations/${id}`, { method: 'DELETE' });
@@ -120,6 +117,18 @@ describe('two instances on one PostgreSQL share a job through pg-boss', { skip: 
     // at most the images in flight when the cancel arrived (one task of 2 images per instance)
     assert.ok(after.a + after.b - before.a - before.b <= 4, `${JSON.stringify(before)} → ${JSON.stringify(after)}`);
     assert.equal((await getJob(b.baseUrl, id)).status, 'cancelled');
-    while (await depth(a.baseUrl) !== 0) await sleep(100);
+  });
+
+  test('the queue depth gauge counts the waiting tasks on every instance (the autoscaling metric)', async () => {
+    const depth = async (base: string): Promise<number> => Number(/^mrcnn_queue_tasks\{queue="images"\} (\d+)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
+    // nobody takes tasks now: the backlog stays until the job is cancelled
+    for (const q of [a.app.jobs.queue, b.app.jobs.queue] as PgBossQueue[]) await q.boss.offWork(QUEUES.images);
+    const small = await shapesDataset(8, 11);
+    const id = await submit(a.baseUrl, small);
+    while (await depth(a.baseUrl) !== 4 || await depth(b.baseUrl) !== 4) await sleep(200); // 8 images, 2 per task
+    const res = await fetch(`${a.baseUrl}/evaluations/${id}`, { method: 'DELETE' });
+    assert.ok(res.status < 300, String(res.status));
+    while (await depth(a.baseUrl) !== 0 || await depth(b.baseUrl) !== 0) await sleep(200);
+    assert.equal((await getJob(b.baseUrl, id)).status, 'cancelled');
   });
 });
