@@ -42,7 +42,7 @@ type Backend = 'memory' | 'sqlite' | 'postgres';
 
 /** The app of one backend, built once. */
 async function appFor(backend: Backend, pg: PostgresServer | null): Promise<FastifyInstance> {
-  const env = serverEnv({ INTRA_OP_THREADS: String(THREADS), LOG_LEVEL: 'silent', ...(backend === 'postgres' ? { DATABASE_URL: await pg!.createDatabase() } : {}) });
+  const env = serverEnv({ INTRA_OP_THREADS: String(THREADS), LOG_LEVEL: 'silent', ...(backend === 'postgres' ? { DATABASE_URL: await pg!.createDatabase(), JOBS_QUEUE: 'local' } : {}) });
   return buildApp(loadConfig(env, [], ROOT), { logger: false, ...(backend === 'memory' ? { jobs: { store: new MemoryStore() } } : {}) });
 }
 
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const restart: Record<string, { toReady: number; toProgress: number; killedAfter: number }> = {};
   const small = await shapesDataset(RESTART_IMAGES, 11);
   for (const b of backends.filter((x) => x !== 'memory')) {
-    const env: Record<string, string> = b === 'sqlite' ? { DATA_DIR: tempDataDir() } : { DATABASE_URL: await pg!.createDatabase() };
+    const env: Record<string, string> = b === 'sqlite' ? { DATA_DIR: tempDataDir() } : { DATABASE_URL: await pg!.createDatabase(), JOBS_QUEUE: 'local' };
     const run = await crashAndResume(small, { ...env, INTRA_OP_THREADS: String(THREADS) }, 10);
     restart[b] = { toReady: run.secondsToReady, toProgress: run.secondsToProgress, killedAfter: run.doneAtKill };
     log(`restart ${b}: ready after ${run.secondsToReady.toFixed(1)} s, progress ${run.secondsToProgress.toFixed(1)} s after ready`);

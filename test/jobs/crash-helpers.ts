@@ -19,8 +19,12 @@ export type JobJson = {
 /** How a job ended. */
 export type JobEnd = JobJson & { seconds: number };
 
-/** Env of the servers: a short lease (a killed process's job is taken over within seconds). */
-const SERVER_ENV = { JOBS_LEASE_SECONDS: '2', LOG_LEVEL: 'warn' };
+/**
+ * Env of the servers: a short lease (a killed process's job is taken over within seconds), and the
+ * in-process queue also on PostgreSQL (one process resuming a job; several replicas sharing one
+ * through the pg-boss queue are tested in test/replicas).
+ */
+const SERVER_ENV = { JOBS_LEASE_SECONDS: '2', LOG_LEVEL: 'warn', JOBS_QUEUE: 'local' };
 
 /** POST /evaluations with the data set; returns the job id. */
 export async function submitJob(baseUrl: string, ds: ShapesDataset): Promise<string> {
