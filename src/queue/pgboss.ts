@@ -240,6 +240,10 @@ export class PgBossQueue implements TaskQueue {
       const page = await this.opts.store.listJobs({ status: 'queued', limit: 100, now });
       for (const job of page.jobs) {
         if (now - job.createdAt < 10_000) continue;
+        // sent already (its tasks wait behind others): nothing to do
+        const plan = planJob(job, this.opts.batchImages);
+        const first = plan.images[0] ? { queue: QUEUES.images, id: imagesTaskId(plan.images[0]) } : { queue: QUEUES.jobs, id: jobTaskId({ jobId: job.id }) };
+        if ((await this.boss.findJobs(first.queue, { id: first.id })).length > 0) continue;
         await this.enqueue(job as StoredJob);
       }
     } catch { /* the database is unavailable: next time */ }

@@ -3,7 +3,8 @@
  * share one model-mode job: both evaluate some of its images, either answers GET /evaluations/{id},
  * and the merged result equals the one of a single instance running the job by itself (in-process
  * queue, same database engine). Then cancellation: a job cancelled on one instance stops on both and
- * its waiting tasks are dropped; and the queue depth gauge follows the waiting tasks. Skipped, with the reason, without PostgreSQL or the model.
+ * its waiting tasks are dropped; a job committed without its tasks is sent by a sweep; and the queue
+ * depth gauge follows the waiting tasks. Skipped, with the reason, without PostgreSQL or the model.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -117,6 +118,20 @@ describe('two instances on one PostgreSQL share a job through pg-boss', { skip: 
     // at most the images in flight when the cancel arrived (one task of 2 images per instance)
     assert.ok(after.a + after.b - before.a - before.b <= 4, `${JSON.stringify(before)} → ${JSON.stringify(after)}`);
     assert.equal((await getJob(b.baseUrl, id)).status, 'cancelled');
+  });
+
+  test('a job committed without its tasks (its replica died right after the 202) is sent by a sweep', async () => {
+    const store = a.app.jobs.store;
+    const model = (await store.listJobs({ limit: 1 })).jobs[0]!;
+    const small = await shapesDataset(4, 5);
+    const job = await store.createJob({
+      options: model.options, total: small.files.length, modelName: model.modelName, modelVersion: model.modelVersion,
+      createdAt: Date.now() - 60_000, // old enough for the sweep (it leaves jobs younger than 10 s to their submitter)
+      input: { mode: 'model', annotations: small.annotations, images: small.files.map((f, index) => ({ index, fileName: f.fileName, bytes: f.bytes })) },
+    });
+    const end = await waitFor(b.baseUrl, job.id, (j) => j.status !== 'queued' && j.status !== 'running');
+    assert.equal(end.status, 'done', JSON.stringify(end.error));
+    assert.equal(end.progress.images_done, small.files.length);
   });
 
   test('the queue depth gauge counts the waiting tasks on every instance (the autoscaling metric)', async () => {
