@@ -61,6 +61,8 @@ export interface Config {
   readonly dataDir: string;
   /** PostgreSQL URL of the store (DATABASE_URL); when set it is used instead of DATA_DIR. Never logged. */
   readonly databaseUrl: string | undefined;
+  /** Connections of this process's store pool (DATABASE_POOL_MAX, 10); the task queue uses up to min(4, this) more. */
+  readonly databasePoolMax: number;
   /** Evaluation jobs (JOBS_*, docs/jobs.md). */
   readonly jobs: JobsConfig;
   /** Drift watch of /predict traffic (DRIFT_*, docs/drift.md). */
@@ -135,7 +137,7 @@ export const CONFIG_VARIABLES = [
   'PORT', 'HOST', 'MODEL_DIR', 'MODEL_NAME', 'MODELS', 'MODEL_THREADS', 'MODEL_MEMORY_MB', 'EXECUTION_PROVIDER', 'INTRA_OP_THREADS',
   'INFERENCE_WORKERS', 'QUEUE_SIZE', 'BODY_LIMIT', 'EVAL_BODY_LIMIT', 'EVAL_MAX_IMAGES',
   'MAX_IMAGE_PIXELS', 'LOG_LEVEL', 'WARMUP', 'SHUTDOWN_TIMEOUT_MS', 'REQUEST_TIMEOUT_MS',
-  'DATA_DIR', 'DATABASE_URL',
+  'DATA_DIR', 'DATABASE_URL', 'DATABASE_POOL_MAX',
   'JOBS_MAX_CONCURRENT', 'JOBS_MAX_QUEUED', 'JOBS_MAX_STORED', 'JOBS_TTL_SECONDS', 'JOBS_MAX_IMAGES', 'JOBS_MAX_UPLOAD',
   'JOBS_LEASE_SECONDS', 'JOBS_QUEUE', 'QUEUE_BATCH_IMAGES', 'TASK_TIMEOUT_SECONDS',
   'TOKENS_FILE', 'METRICS_AUTH', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW',
@@ -334,6 +336,7 @@ export function loadConfig(
     requestTimeoutMs: int(e, 'REQUEST_TIMEOUT_MS', 120_000, 0, 3_600_000),
     dataDir: path.resolve(cwd, str(e, 'DATA_DIR') ?? 'data'),
     databaseUrl: databaseUrl(e),
+    databasePoolMax: int(e, 'DATABASE_POOL_MAX', 10, 1, 1000),
     jobs: {
       maxConcurrent: int(e, 'JOBS_MAX_CONCURRENT', 1, 1, 64),
       maxQueued: int(e, 'JOBS_MAX_QUEUED', 8, 0, 10_000),

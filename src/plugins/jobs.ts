@@ -51,7 +51,7 @@ async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions): Promis
   const location = cfg.databaseUrl ? redactUrl(cfg.databaseUrl) : join(cfg.dataDir, 'maskrcnn-serve.db');
   const deferred: DeferredStore = opts.store
     ? { store: opts.store, opened: Promise.resolve(opts.store), close: async () => {} }
-    : deferredStore(() => openStore({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl }), engine, location, {
+    : deferredStore(() => openStore({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl, postgres: { poolMax: cfg.databasePoolMax } }), engine, location, {
       onRetry: (err) => app.log.warn({ reason: err.reason, store: location }, `job store unavailable, retrying: ${err.message}`),
     });
   const model = async (name: string | null, version: string | null) => {
@@ -89,7 +89,7 @@ async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions): Promis
           taskRuns.inc({ queue: q, outcome: event });
         }
       },
-      url: cfg.databaseUrl, store: deferred.store, batchImages: cfg.jobs.batchImages, concurrency: cfg.jobs.maxConcurrent,
+      url: cfg.databaseUrl, store: deferred.store, batchImages: cfg.jobs.batchImages, concurrency: cfg.jobs.maxConcurrent, poolMax: Math.min(4, cfg.databasePoolMax),
       expireSeconds: Math.round(cfg.jobs.taskTimeoutMs / 1000), heartbeatSeconds: Math.round(cfg.jobs.leaseMs / 1000), log: app.log,
       runner: (q) => new TaskRunner({
         store: deferred.store, model, describeError, ttlMs: cfg.jobs.ttlMs, log: app.log, sendJobTask: (t) => q.sendJobTask(t),

@@ -1,7 +1,7 @@
 /**
  * The queue's configuration (src/config.ts): JOBS_QUEUE picks pg-boss exactly when DATABASE_URL is
- * set (auto), refuses pgboss without a database, and QUEUE_BATCH_IMAGES / TASK_TIMEOUT_SECONDS have
- * their defaults and ranges.
+ * set (auto), refuses pgboss without a database, and QUEUE_BATCH_IMAGES / TASK_TIMEOUT_SECONDS /
+ * DATABASE_POOL_MAX have their defaults and ranges.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,7 +19,10 @@ test('JOBS_QUEUE: auto = pgboss with DATABASE_URL, local without; explicit choic
   assert.equal(loadConfig({}, ['--jobs-queue', 'local', '--database-url', DB]).jobs.queue, 'local');
 });
 
-test('QUEUE_BATCH_IMAGES and TASK_TIMEOUT_SECONDS: defaults and ranges', () => {
+test('QUEUE_BATCH_IMAGES, TASK_TIMEOUT_SECONDS and DATABASE_POOL_MAX: defaults and ranges', () => {
+  assert.equal(loadConfig({}).databasePoolMax, 10);
+  assert.equal(loadConfig({ DATABASE_POOL_MAX: '4' }).databasePoolMax, 4);
+  assert.throws(() => loadConfig({ DATABASE_POOL_MAX: '0' }), (e: unknown) => e instanceof ConfigError && e.variable === 'DATABASE_POOL_MAX');
   const d = loadConfig({}).jobs;
   assert.equal(d.batchImages, 4);
   assert.equal(d.taskTimeoutMs, 300_000);
