@@ -17,6 +17,7 @@ export class InProcessQueue implements TaskQueue {
   readonly kind = 'in-process' as const;
   private waiting = 0;
   private closed = false;
+  private lastCount = 0;
 
   constructor(private readonly opts: InProcessQueueOptions) {}
 
@@ -35,6 +36,10 @@ export class InProcessQueue implements TaskQueue {
   poll(): void {
     if (this.closed) return;
     this.opts.claim();
+    // the depth (queued jobs) every 5 s: one count query, not one per poll
+    const now = Date.now();
+    if (now - this.lastCount < 5000) return;
+    this.lastCount = now;
     this.opts.store.countByStatus().then((c) => { this.waiting = c.queued; }, () => { /* store unavailable: keep the last value */ });
   }
 
