@@ -3,7 +3,8 @@
  * PRNG; default 5000 images of 640x480, 1-8 objects each over 3 categories, polygons for the
  * ground truth, one jittered detection per object most of the time plus false positives, detection
  * masks as compressed RLE strings like real results) evaluated by src/eval's evaluateDetections
- * (what POST /evaluate runs), bbox and segm separately, in images/s. When python3 has pycocotools,
+ * (what POST /evaluate runs), bbox and segm separately, in images/s. When pycocotools is found (as
+ * for npm run bench:eval: PYCOCOTOOLS_DIR, work/pycocotools/PythonAPI, or installed for python3),
  * the same JSON goes through COCOeval for a ratio; otherwise the reason is reported.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { countsToString, evaluateDetections, frPolygons } from '../src/eval/index.js';
 import { PYTHON } from './lib.js';
+import { pycocotoolsDir } from './eval-speed-lib.js';
 import { mulberry32 } from '../test/prng.js';
 
 const prng = mulberry32;
@@ -94,13 +96,15 @@ print(json.dumps(out))
 
 /** pycocotools on the same data, or why not. */
 function pycocotools(gt: unknown, dets: unknown, images: number): Record<string, unknown> {
-  const probe = spawnSync(PYTHON, ['-c', 'import pycocotools'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) return { skipped: `pycocotools is not installed for ${PYTHON} (no comparison; pip is not reachable here)` };
+  // the same pycocotools as npm run bench:eval: PYCOCOTOOLS_DIR, work/pycocotools/PythonAPI, or installed
+  const where = pycocotoolsDir();
+  if (!where.ok) return { skipped: where.reason };
+  const env = where.path === '-' ? process.env : { ...process.env, PYTHONPATH: [where.path, process.env.PYTHONPATH].filter(Boolean).join(':') };
   const dir = mkdtempSync(join(tmpdir(), 'coco-bench-'));
   try {
     writeFileSync(join(dir, 'gt.json'), JSON.stringify(gt));
     writeFileSync(join(dir, 'dt.json'), JSON.stringify(dets));
-    const r = spawnSync(PYTHON, ['-c', PY, dir], { encoding: 'utf8', timeout: 60 * 60_000 });
+    const r = spawnSync(PYTHON, ['-c', PY, dir], { encoding: 'utf8', timeout: 60 * 60_000, env });
     if (r.status !== 0) return { skipped: `pycocotools run failed: ${r.stderr.trim().split('\n').at(-1)}` };
     const j = JSON.parse(r.stdout) as Record<'bbox' | 'segm', { seconds: number; ap: number }>;
     return Object.fromEntries(Object.entries(j).map(([k, v]) => [k, { ...v, images_per_s: images / v.seconds }]));
