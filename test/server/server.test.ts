@@ -159,14 +159,28 @@ async function answers(reqs: Array<Promise<Response>>): Promise<string[]> {
 /**
  * Forced shutdowns used to abort the process (SIGABRT from onnxruntime-node when the process exits
  * inside session.run()); now queued work gets 503 and the exit waits for the run in progress.
- * Sends `requests` 320x240 predictions, then the signals, `gapMs` apart; expects exit 1 with no
- * signal, the log line `says`, every request answered 200 or 503, and at least one 503.
+ * Sends at least `requests` 320x240 predictions (more when this machine's measured latency says a
+ * smaller backlog would be done within `mustOutlastMs`), then the signals, 100 ms apart; expects
+ * exit 1 with no signal, the log line `says`, every request answered 200 or 503, and at least one 503.
  */
-async function forcedShutdown(env: Record<string, string>, requests: number, signals: number, says: RegExp): Promise<void> {
-  const s = await readyServer({ QUEUE_SIZE: '8', ...env });
+async function forcedShutdown(env: Record<string, string>, requests: number, signals: number, says: RegExp, mustOutlastMs: number): Promise<void> {
+  // The backlog must still hold work when the last signal lands (and, for the timeout case, when
+  // the timeout fires): sized from this machine's measured latency, so a fast machine (or a GPU)
+  // does not drain it before the signal and a slow one does not need more time.
+  const png = await shapesImage(320, 240);
+  const QUEUE = 256;
+  const s = await readyServer({ QUEUE_SIZE: String(QUEUE), ...env });
   try {
-    const png = await shapesImage(320, 240);
-    const reqs = Array.from({ length: requests }, () => fetch(`${s.base}/predict?mask_format=none`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }));
+    const one = async (): Promise<number> => {
+      const t0 = performance.now();
+      const r = await fetch(`${s.base}/predict?mask_format=none`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+      await r.arrayBuffer();
+      return performance.now() - t0;
+    };
+    await one(); // warm
+    const latencyMs = Math.min(await one(), await one());
+    const backlog = Math.min(QUEUE, Math.max(requests, Math.ceil((3 * mustOutlastMs) / latencyMs) + 2));
+    const reqs = Array.from({ length: backlog }, () => fetch(`${s.base}/predict?mask_format=none`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }));
     await sleep(200);
     for (let i = 0; i < signals; i++) {
       if (i > 0) await sleep(100);
@@ -175,7 +189,7 @@ async function forcedShutdown(env: Record<string, string>, requests: number, sig
     const got = await answers(reqs);
     const { code, signal } = await s.exited;
     assert.equal(signal, null, `died by ${signal}:\n${s.output().slice(-1500)}`);
-    assert.equal(code, 1, s.output().slice(-1500));
+    assert.equal(code, 1, `${backlog} requests of ~${latencyMs.toFixed(0)} ms:\n${s.output().slice(-1500)}`);
     assert.match(s.output(), says);
     assert.ok(got.includes('503 MRC_ERR_SHUTTING_DOWN'), `the backlog was cut: ${got.join(', ')}`);
   } finally {
@@ -184,10 +198,10 @@ async function forcedShutdown(env: Record<string, string>, requests: number, sig
 }
 
 test('src/server.ts: a backlog outlasting SHUTDOWN_TIMEOUT_MS: forced exit 1 (not SIGABRT), every request answered', () =>
-  forcedShutdown({ SHUTDOWN_TIMEOUT_MS: '300' }, 6, 1, /killed by timeout \(300 ms\)/));
+  forcedShutdown({ SHUTDOWN_TIMEOUT_MS: '300' }, 6, 1, /killed by timeout \(300 ms\)/, 200 + 300));
 
 test('src/server.ts: a second SIGTERM during an inference: exit 1 after that run, not SIGABRT', () =>
-  forcedShutdown({ SHUTDOWN_TIMEOUT_MS: '60000' }, 4, 2, /second SIGTERM/));
+  forcedShutdown({ SHUTDOWN_TIMEOUT_MS: '60000' }, 4, 2, /second SIGTERM/, 200 + 100));
 
 test('src/server.ts: a model that cannot load exits 1 with the reason; bad config exits 2', async () => {
   const bad = startServer({ PORT: '0', MODEL_NAME: 'no-such-model' });

@@ -135,10 +135,17 @@ test('SIGTERM under load: in-flight requests finish, new ones are refused, exit 
 test('SIGTERM with a backlog longer than SHUTDOWN_TIMEOUT_MS: forced exit 1, not an abort', {
   skip: skipNoModel, timeout: 2 * 60_000,
 }, async () => {
-  const srv = await spawnServer({ QUEUE_SIZE: String(QUEUE_SIZE), SHUTDOWN_TIMEOUT_MS: '300', LOG_LEVEL: 'info', INTRA_OP_THREADS: process.env.INTRA_OP_THREADS ?? '2' });
+  // The backlog must outlast the 300 ms before SIGTERM plus the 300 ms timeout on this machine:
+  // sized from the measured latency (a fast machine would otherwise drain it and exit 0).
+  const queue = 256;
+  const srv = await spawnServer({ QUEUE_SIZE: String(queue), SHUTDOWN_TIMEOUT_MS: '300', LOG_LEVEL: 'info', INTRA_OP_THREADS: process.env.INTRA_OP_THREADS ?? '2' });
   const agent = new Agent({ keepAlive: false });
   try {
-    const inflight = Array.from({ length: QUEUE_SIZE + 1 }, () => predict(srv.baseUrl, agent));
+    await predict(srv.baseUrl, agent); // warm
+    const timed = [await predict(srv.baseUrl, agent), await predict(srv.baseUrl, agent)];
+    const latencyMs = Math.min(...timed.map((r) => r.ms));
+    const backlog = Math.min(queue, Math.max(QUEUE_SIZE + 1, Math.ceil((3 * (300 + 300)) / latencyMs) + 2));
+    const inflight = Array.from({ length: backlog }, () => predict(srv.baseUrl, agent));
     await sleep(300);
     srv.child.kill('SIGTERM');
     const { code, signal } = await srv.exited;
@@ -146,7 +153,7 @@ test('SIGTERM with a backlog longer than SHUTDOWN_TIMEOUT_MS: forced exit 1, not
     const statuses = results.map((r) => ('status' in r ? r.status : r.error));
     console.log(`forced shutdown: exit code ${code}, signal ${signal}; answers ${statuses.join(' ')}`);
     assert.equal(signal, null, `the process died by ${signal}: ${srv.output().slice(-600)}`);
-    assert.equal(code, 1);
+    assert.equal(code, 1, `${backlog} requests of ~${latencyMs.toFixed(0)} ms`);
     assert.match(srv.output(), /killed by timeout/);
     for (const r of results) {
       assert.ok('status' in r && (r.status === 200 || (r.status === 503 && /MRC_ERR_SHUTTING_DOWN/.test(r.body))), `a request was not answered: ${JSON.stringify(r).slice(0, 300)}`);
