@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { decodeCursor, encodeCursor, historySummary, pageLimit, statusList, UUID } from '../store/rows.js';
+import { decodeCursor, historySummary, keysetPage, pageLimit, statusList, UUID } from '../store/rows.js';
 import {
   DatasetNotFoundError, JOB_STATUSES, StoreUnavailableError, type DatasetPage, type HistoryPage, type HistoryQuery, type JobKind, type StoredDataset, type ImageRecord, type JobImageData, type JobOutcome, type JobPage, type JobProgress, type JobSummary,
   type ListJobsQuery, type NewJob, type StatusCounts, type Store, type StoredJob, type StoredJobInput,
@@ -109,9 +109,8 @@ export class MemoryStore implements Store {
       && (!statuses || statuses.includes(j.status))
       && (!cursor || j.createdAt < cursor.createdAt || (j.createdAt === cursor.createdAt && j.id < cursor.id)))
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    const jobs = all.slice(0, limit).map(summary);
-    const last = jobs[jobs.length - 1];
-    return { jobs, nextCursor: all.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    const { items: jobs, nextCursor } = keysetPage(all, limit, summary);
+    return { jobs, nextCursor };
   }
 
   async countByStatus(kind?: JobKind): Promise<StatusCounts> {
@@ -196,7 +195,7 @@ export class MemoryStore implements Store {
       && (query.until === undefined || j.createdAt < query.until)
       && (!cursor || j.createdAt < cursor.createdAt || (j.createdAt === cursor.createdAt && j.id < cursor.id)))
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    const rows = all.slice(0, limit).map((j) => {
+    const { items: rows, nextCursor } = keysetPage(all, limit, (j) => {
       const summary = historySummary(j.status === 'done' ? j.result : null);
       return {
         id: j.id, owner: j.owner, mode: j.mode, status: j.status, createdAt: j.createdAt, startedAt: j.startedAt, finishedAt: j.finishedAt,
@@ -204,8 +203,7 @@ export class MemoryStore implements Store {
         total: j.progress.total, summary: query.classes ? summary : { ...summary, classes: [] },
       };
     });
-    const last = rows[rows.length - 1];
-    return { rows, nextCursor: all.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    return { rows, nextCursor };
   }
 
   private claimable(j: StoredJob, now: number): boolean {

@@ -24,7 +24,7 @@ import { DatasetExistsError, DatasetLimitError, DatasetNotFoundError, StoreUnava
 import { pendingMigrations, type Migration } from './migrations/index.js';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres/index.js';
 import {
-  asBuffer, checkIndex, checkLease, DATASET_COLUMNS, decodeCursor, encodeCursor, HISTORY_COLUMNS, historySummary, JOB_COLUMNS, jsonOrNull, jsonText,
+  asBuffer, checkIndex, checkLease, DATASET_COLUMNS, decodeCursor, keysetPage, HISTORY_COLUMNS, historySummary, JOB_COLUMNS, jsonOrNull, jsonText,
   pageLimit, statusCounts, statusList, SUMMARY_COLUMNS, SUMMARY_NUMBERS, summaryValues, toDataset, toHistoryRow, toJob, toSummary, UUID, type Row,
 } from './rows.js';
 import type {
@@ -261,9 +261,8 @@ export class PostgresStore implements Store {
       where.push(`(created_at < ${c} OR (created_at = ${c} AND id < ${p(cursor.id)}::uuid))`);
     }
     const rows = await this.q(`SELECT ${SUMMARY_COLUMNS} FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${p(limit + 1)}`, params);
-    const jobs = rows.slice(0, limit).map((r) => toSummary(r, json));
-    const last = jobs[jobs.length - 1];
-    return { jobs, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    const { items: jobs, nextCursor } = keysetPage(rows, limit, (r) => toSummary(r, json));
+    return { jobs, nextCursor };
   }
 
   async countByStatus(kind?: JobKind): Promise<StatusCounts> {
@@ -508,9 +507,8 @@ export class PostgresStore implements Store {
     }
     const rows = await this.q(`SELECT ${DATASET_COLUMNS}, (SELECT count(*) FROM jobs j WHERE j.dataset_id = d.id::text) AS n_evaluations
       FROM datasets d WHERE ${where.join(' AND ')} ORDER BY d.created_at DESC, d.id DESC LIMIT ${p(limit + 1)}`, params);
-    const datasets = rows.slice(0, limit).map((r) => toDataset(r, json));
-    const last = datasets[datasets.length - 1];
-    return { datasets, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    const { items: datasets, nextCursor } = keysetPage(rows, limit, (r) => toDataset(r, json));
+    return { datasets, nextCursor };
   }
 
   async countDatasets(): Promise<number> {
@@ -598,9 +596,8 @@ export class PostgresStore implements Store {
     }
     const found = await this.q(`SELECT ${HISTORY_COLUMNS}${query.classes ? ', j.s_classes' : ''} FROM jobs j LEFT JOIN datasets d ON d.id::text = j.dataset_id
       WHERE ${where.join(' AND ')} ORDER BY j.created_at DESC, j.id DESC LIMIT ${p(limit + 1)}`, params);
-    const rows = found.slice(0, limit).map((r) => toHistoryRow(r, json));
-    const last = rows[rows.length - 1];
-    return { rows, nextCursor: found.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    const { items: rows, nextCursor } = keysetPage(found, limit, (r) => toHistoryRow(r, json));
+    return { rows, nextCursor };
   }
 
   async ping(): Promise<void> {

@@ -77,9 +77,19 @@ export function statusCounts(rows: Iterable<Row>): StatusCounts {
   return out;
 }
 
-/** Opaque cursor of the last job of a page. */
+/** Opaque cursor of the last row of a page (jobs, datasets, history). */
 export function encodeCursor(createdAt: number, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+/**
+ * One page of a keyset-paginated query (newest first) that fetched `limit + 1` rows: the first
+ * `limit` rows mapped, and the cursor of the last of them when there were more.
+ */
+export function keysetPage<R, T extends { createdAt: number; id: string }>(found: readonly R[], limit: number, map: (row: R) => T): { items: T[]; nextCursor: string | null } {
+  const items = found.slice(0, limit).map(map);
+  const last = items[items.length - 1];
+  return { items, nextCursor: found.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
 }
 
 /** @throws InvalidCursorError */

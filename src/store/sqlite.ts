@@ -29,7 +29,7 @@ import { DatasetExistsError, DatasetLimitError, DatasetNotFoundError, StoreCorru
 import { pendingMigrations, type Migration } from './migrations/index.js';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite/index.js';
 import {
-  checkIndex, checkLease, DATASET_COLUMNS, decodeCursor, encodeCursor, HISTORY_COLUMNS, historySummary, JOB_COLUMNS, jsonOrNull, jsonText, pageLimit,
+  checkIndex, checkLease, DATASET_COLUMNS, decodeCursor, keysetPage, HISTORY_COLUMNS, historySummary, JOB_COLUMNS, jsonOrNull, jsonText, pageLimit,
   statusCounts, statusList, SUMMARY_COLUMNS, SUMMARY_NUMBERS, summaryValues, toDataset, toHistoryRow, toJob, toSummary, UUID, type Row,
 } from './rows.js';
 import type {
@@ -298,9 +298,8 @@ export class SqliteStore implements Store {
     const sql = `SELECT ${SUMMARY_COLUMNS} FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`;
     return this.run(() => {
       const rows = this.s(sql).all(...params);
-      const jobs = rows.slice(0, limit).map((r) => toSummary(r, json));
-      const last = jobs[jobs.length - 1];
-      return { jobs, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+      const { items: jobs, nextCursor } = keysetPage(rows, limit, (r) => toSummary(r, json));
+      return { jobs, nextCursor };
     });
   }
 
@@ -565,9 +564,8 @@ export class SqliteStore implements Store {
       WHERE ${where.join(' AND ')} ORDER BY d.created_at DESC, d.id DESC LIMIT ?`;
     return this.run(() => {
       const rows = this.s(sql).all(...params);
-      const datasets = rows.slice(0, limit).map((r) => toDataset(r, json));
-      const last = datasets[datasets.length - 1];
-      return { datasets, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+      const { items: datasets, nextCursor } = keysetPage(rows, limit, (r) => toDataset(r, json));
+      return { datasets, nextCursor };
     });
   }
 
@@ -661,9 +659,8 @@ export class SqliteStore implements Store {
       WHERE ${where.join(' AND ')} ORDER BY j.created_at DESC, j.id DESC LIMIT ?`;
     return this.run(() => {
       const found = this.s(sql).all(...params);
-      const rows = found.slice(0, limit).map((r) => toHistoryRow(r, json));
-      const last = rows[rows.length - 1];
-      return { rows, nextCursor: found.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+      const { items: rows, nextCursor } = keysetPage(found, limit, (r) => toHistoryRow(r, json));
+      return { rows, nextCursor };
     });
   }
 
