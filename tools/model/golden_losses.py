@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -36,6 +37,9 @@ from torchvision.models.detection.roi_heads import RoIHeads, fastrcnn_loss, mask
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops import box_iou, roi_align
+
+sys.path.insert(0, os.path.dirname(__file__))
+from loss_recipe import expected_cls_box, smooth_l1  # noqa: E402
 
 RATIOS = (0.5, 1.0, 2.0)
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -169,25 +173,6 @@ def gen_roi_align(g):
     return {"planes": [{"h": p.shape[0], "w": p.shape[1], "data": f32(p.numpy())} for p in planes], "cases": cases}
 
 
-def smooth_l1(d, beta):
-    a = d.abs()
-    return torch.where(a < beta, 0.5 * a * a / beta, a - 0.5 * beta)
-
-
-def expected(lcls, sl1_pos_sum, labels, batch, frac):
-    pos, neg = labels >= 1, labels == 0
-    n_p, n_n = int(pos.sum()), int(neg.sum())
-    k_p = min(n_p, int(batch * frac))
-    k_n = min(n_n, batch - k_p)
-    if k_p + k_n == 0:
-        return 0.0, 0.0
-    sp = float(lcls[pos].double().sum()) if n_p else 0.0
-    sn = float(lcls[neg].double().sum()) if n_n else 0.0
-    cls = ((k_p / n_p * sp if n_p else 0.0) + (k_n / n_n * sn if n_n else 0.0)) / (k_p + k_n)
-    box = (k_p / n_p * float(sl1_pos_sum) if n_p else 0.0) / (k_p + k_n)
-    return cls, box
-
-
 def make_gt(g, H, W, G, C, tiny=False):
     boxes = rand_boxes(g, G, W, H, 4.0).round()
     if tiny and G:
@@ -269,12 +254,12 @@ def gen_pipeline(seed, H, W, G, C, min_s, max_s, sizes, P, tiny=False, with_anch
     lab_a = rl[0]
     lo_el = F.binary_cross_entropy_with_logits(obj, lab_a.clamp(min=0), reduction="none")
     ap = lab_a >= 1
-    e_obj, e_rbox = expected(lo_el, smooth_l1(dl[ap] - rt[0][ap], 1 / 9).double().sum(), lab_a, rpn_b, 0.5)
+    e_obj, e_rbox = expected_cls_box(lo_el, smooth_l1(dl[ap] - rt[0][ap], 1 / 9).double().sum(), lab_a, rpn_b, 0.5)
     lab_r = slab[0]
     ce = F.cross_entropy(logits, lab_r, reduction="none")
     fg = lab_r > 0
     br = bdel.reshape(R, -1, 4)[fg.nonzero().flatten(), lab_r[fg]]
-    e_cls, e_box = expected(ce, smooth_l1(br - srt[0][fg], 1 / 9).double().sum(), lab_r, box_b, 0.25)
+    e_cls, e_box = expected_cls_box(ce, smooth_l1(br - srt[0][fg], 1 / 9).double().sum(), lab_r, box_b, 0.25)
 
     # seeded Monte-Carlo of the stock samplers
     rpn.fg_bg_sampler.batch_size_per_image = rpn_b
