@@ -228,7 +228,7 @@ function modelRefs(env: Env, modelName: string): ModelRef[] {
   for (const item of raw.split(',').map((x) => x.trim())) {
     const [name = '', version, extra] = item.split(':');
     if (extra !== undefined || !plainName(name) || (version !== undefined && !plainName(version))) {
-      throw new ConfigError('MODELS', `must be comma-separated model folder names, each optionally with :version ([A-Za-z0-9._-], no ".."), e.g. "shapes,shapes-stock:1.1.0" (got "${item}" in "${raw}")`);
+      throw new ConfigError('MODELS', `must be comma-separated model folder names, each optionally with :version ([A-Za-z0-9._-], no ".."), e.g. "shapes,shapes-stock:1.2.0" (got "${item}" in "${raw}")`);
     }
     if (refs.some((r) => r.name === name && (r.version === version || r.version === undefined || version === undefined))) {
       throw new ConfigError('MODELS', `names "${item}" twice (got "${raw}")`);

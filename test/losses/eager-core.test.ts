@@ -2,7 +2,8 @@
  * The loss core on eager torch tensors: tools/model/make_fixtures.py dumps the graph-contract
  * tensors computed by the eager LossCapable wrapper (same weights, torch, no onnxruntime) for two
  * fixture images (eager/<name>.json); computeImageLosses on them must match torchvision's own losses
- * to 1e-5 relative in both sampling modes (measured <= 1.2e-6). This isolates the core from the graph's numerics (see
+ * to 1e-5 relative in both sampling modes (measured <= 1.2e-6), or to 2^-24 absolute for a loss near 0
+ * (empty-128's loss_classifier: 4.9e-5, 5.2e-9 apart, 1.1e-4 relative). This isolates the core from the graph's numerics (see
  * end-to-end.test.ts for the whole path through onnxruntime).
  */
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import { fixtureGroundTruth, relErr } from './helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures', 'losses');
+const F32_HALF_ULP_OF_1 = 2 ** -24;
 const TOL = 1e-5; // torch reduces in float32, the core in float64: measured up to 1.2e-6
 
 function decode(t: { dtype: string; dims: number[]; b64: string }): GraphTensor {
@@ -44,7 +46,9 @@ describe('loss core on eager torch tensors vs torchvision', () => {
         const l = computeImageLosses(out as unknown as LossGraphOutputs, gt, c, mode);
         for (const k of [...LOSS_KEYS, 'loss'] as const) {
           const ref = fc.losses[mode][k] as number;
-          const e = Math.abs(l[k] - ref) < 1e-12 ? 0 : relErr(l[k], ref);
+          // A loss near 0 is, per element, log(1 + d) with 1 + d rounded to float32 in torch: its
+          // reference is only good to half an ulp of 1 (2^-24) absolute, so below that nothing is compared.
+          const e = Math.abs(l[k] - ref) <= F32_HALF_ULP_OF_1 ? 0 : relErr(l[k], ref);
           assert.ok(e <= TOL, `${name} ${mode}.${k}: ${l[k]} vs torch ${ref} (rel ${e.toExponential(2)})`);
         }
       }

@@ -22,7 +22,7 @@ test('two models under concurrent load, listing, per-model routes, 404s', async 
     return { status: res.status, body: await res.json() as { model: { name: string; version: string }; instances: unknown[] } };
   };
 
-  const paths = ['/predict', '/models/shapes/predict', '/models/shapes-stock/predict', '/models/shapes-stock/versions/1.1.0/predict', '/models/shapes-maskrcnn-stock/predict'];
+  const paths = ['/predict', '/models/shapes/predict', '/models/shapes-stock/predict', '/models/shapes-stock/versions/1.2.0/predict', '/models/shapes-maskrcnn-stock/predict'];
   const answers = await Promise.all(Array.from({ length: 3 }, () => paths.map((p) => predict(p).then((r) => ({ p, ...r })))).flat());
   for (const a of answers) {
     assert.equal(a.status, 200, `${a.p}: ${JSON.stringify(a.body)}`);
@@ -34,8 +34,8 @@ test('two models under concurrent load, listing, per-model routes, 404s', async 
   assert.equal(list.statusCode, 200);
   const models = list.json().models as Array<Record<string, unknown>>;
   assert.deepEqual(models.map((m) => [m.model, m.version, m.state, m.default, m.default_model]), [
-    ['shapes', '1.1.0', 'ready', true, true],
-    ['shapes-stock', '1.1.0', 'ready', true, false],
+    ['shapes', '1.2.0', 'ready', true, true],
+    ['shapes-stock', '1.2.0', 'ready', true, false],
   ]);
   assert.equal(list.json().default_model, 'shapes');
   assert.deepEqual(list.json().budget.threads, { used: 2, total: app.config.modelThreads });
@@ -47,9 +47,9 @@ test('two models under concurrent load, listing, per-model routes, 404s', async 
   assert.equal(models[1]!.format, 'stock');
   const one = await app.inject({ url: '/models/shapes-stock' });
   assert.equal(one.statusCode, 200);
-  assert.equal(one.json().default_version, '1.1.0');
+  assert.equal(one.json().default_version, '1.2.0');
   assert.equal(one.json().name, 'shapes-maskrcnn-stock'); // the default version's fields at the top, as before
-  assert.deepEqual(one.json().versions.map((v: { version: string }) => v.version), ['1.1.0']);
+  assert.deepEqual(one.json().versions.map((v: { version: string }) => v.version), ['1.2.0']);
 
   // Per-model evaluate (detections mode needs no model run but the model must exist) and evaluations.
   const gt = { images: [{ id: 1, width: 10, height: 10 }], annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [1, 1, 4, 4], area: 16, iscrowd: 0 }], categories: [{ id: 1, name: 'square' }] };
@@ -58,10 +58,10 @@ test('two models under concurrent load, listing, per-model routes, 404s', async 
   assertError(await app.inject({ method: 'POST', url: '/models/nope/evaluate', payload: body }), 404, 'MRC_ERR_MODEL_NOT_FOUND', 'params.name');
   const annotations = JSON.stringify({ ...gt, images: [{ id: 1, file_name: 'a.png', width: 160, height: 120 }] });
   const upload = multipart([{ name: 'image', filename: 'a.png', contentType: 'image/png', data: image }, { name: 'annotations', data: annotations }]);
-  const job = await app.inject({ method: 'POST', url: '/models/shapes-stock/versions/1.1.0/evaluations', ...upload });
+  const job = await app.inject({ method: 'POST', url: '/models/shapes-stock/versions/1.2.0/evaluations', ...upload });
   assert.equal(job.statusCode, 202, job.body);
   // a version with a queued or running job is not unloaded under it (the job needs at least one inference)
-  const busy = assertError(await app.inject({ method: 'DELETE', url: '/models/shapes-stock/versions/1.1.0' }), 409, 'MRC_ERR_MODEL_CONFLICT', 'params.version');
+  const busy = assertError(await app.inject({ method: 'DELETE', url: '/models/shapes-stock/versions/1.2.0' }), 409, 'MRC_ERR_MODEL_CONFLICT', 'params.version');
   assert.match(String(busy.message), new RegExp(`evaluation job\\(s\\) queued or running .*${job.json().id}`));
   for (let i = 0; i < 300 && (await app.inject({ url: `/evaluations/${job.json().id}` })).json().status !== 'done'; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal((await app.inject({ url: `/evaluations/${job.json().id}` })).json().status, 'done');
@@ -79,7 +79,7 @@ test('two models under concurrent load, listing, per-model routes, 404s', async 
   // Loading what is loaded: 409.
   assertError(await app.inject({ method: 'POST', url: '/models', payload: { name: 'shapes-stock' } }), 409, 'MRC_ERR_MODEL_CONFLICT', 'body.version');
   // The only version of a model that is not the default one may go.
-  const gone = await app.inject({ method: 'DELETE', url: '/models/shapes-stock/versions/1.1.0' });
+  const gone = await app.inject({ method: 'DELETE', url: '/models/shapes-stock/versions/1.2.0' });
   assert.equal(gone.statusCode, 202);
   await app.models.list().find((e) => e.model === 'shapes-stock')?.loaded;
   for (let i = 0; i < 100 && app.models.list().some((e) => e.model === 'shapes-stock'); i++) await new Promise((r) => setTimeout(r, 50));
@@ -89,7 +89,7 @@ test('two models under concurrent load, listing, per-model routes, 404s', async 
 
 test('MODELS is validated, naming the variable; the thread budget must hold the start-up models', () => {
   const env = { MODEL_DIR: '/tmp', INFERENCE_WORKERS: '1', INTRA_OP_THREADS: '1' };
-  assert.deepEqual(loadConfig({ ...env, MODELS: 'shapes, shapes-stock:1.1.0' }).models, [{ name: 'shapes' }, { name: 'shapes-stock', version: '1.1.0' }]);
+  assert.deepEqual(loadConfig({ ...env, MODELS: 'shapes, shapes-stock:1.2.0' }).models, [{ name: 'shapes' }, { name: 'shapes-stock', version: '1.2.0' }]);
   assert.deepEqual(loadConfig({ ...env, MODEL_NAME: 'mine' }).models, [{ name: 'mine' }]);
   for (const bad of ['shapes,,x', '../x', 'a:b:c', 'shapes,shapes', 'shapes:1,shapes', 'a/b']) {
     assert.throws(() => loadConfig({ ...env, MODELS: bad }), (err: unknown) => err instanceof ConfigError && err.variable === 'MODELS' && /MODELS/.test(err.message), bad);

@@ -59,13 +59,13 @@ test('OIP v2 health and metadata shapes, two models, through a real server', asy
   check('ready', ready.body);
   assert.equal(ready.body.ready, true);
 
-  for (const [name, version] of [['shapes', null], ['shapes-stock', null], ['shapes', '1.1.0'], ['shapes-maskrcnn', null]] as const) {
+  for (const [name, version] of [['shapes', null], ['shapes-stock', null], ['shapes', '1.2.0'], ['shapes-maskrcnn', null]] as const) {
     const path = `/v2/models/${name}${version ? `/versions/${version}` : ''}`;
     const meta = await get(path);
     assert.equal(meta.status, 200, path);
     check('metadata', meta.body);
     assert.equal(meta.body.platform, 'onnxruntime_onnx');
-    assert.deepEqual(meta.body.versions, ['1.1.0']);
+    assert.deepEqual(meta.body.versions, ['1.2.0']);
     assert.deepEqual(meta.body.inputs[0], { name: 'image', datatype: 'FP32', shape: [3, -1, -1] }, path);
     const r = await get(`${path}/ready`);
     assert.equal(r.status, 200);

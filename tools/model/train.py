@@ -5,7 +5,14 @@
   # fine-tune the shipped model on images it has not seen:
   /usr/bin/python3 tools/model/train.py --init models/shapes/weights.pt --image-offset 4800 \
       --lr 0.01 --warmup 50 --iters 1600 --out work/finetune
+  # refine the RoI heads alone, box-head positives at IoU >= 0.65 (tools/model/rebuild.sh, stage 3):
+  /usr/bin/python3 tools/model/train.py --init work/finetune/weights.pt --image-offset 10000 \
+      --train-only roi_heads --box-iou 0.65 --lr 0.01 --warmup 20 --iters 400 --threads 1 --out work/refine-heads
 
+--train-only freezes every parameter outside the given prefixes; --box-iou moves the IoU at which a
+proposal is a box-head positive (the exported model keeps the config's torchvision settings, so the
+losses the service reports are torchvision's); --ohem trains the box head on its hardest proposals
+(tried for the default model, not used: it cost box AP for the same precision).
 Images are generated on the fly (shapes.py, split seed --seed); batch b uses image indices
 b*batch .. b*batch+batch-1, so a resumed run sees exactly the images an uninterrupted one would.
 A checkpoint (model, optimizer, iteration) is written every --ckpt-every iterations to
@@ -41,6 +48,37 @@ def sample(seed, index):
     return t, {"boxes": boxes, "labels": labels, "masks": masks}
 
 
+def use_ohem(model, per_image: int) -> None:
+    """Online hard example mining (Shrivastava et al. 2016) for the box head: every proposal is
+    kept (the sampler takes all), each gets its classification + box regression loss, and the
+    `per_image` x images hardest are the ones trained on. The mask branch is switched off unless
+    its parameters are being trained (with every positive kept it would run on hundreds of RoIs)."""
+    import torch.nn.functional as F
+    from torchvision.models.detection import roi_heads as rh
+    from torchvision.models.detection._utils import BalancedPositiveNegativeSampler
+    model.roi_heads.fg_bg_sampler = BalancedPositiveNegativeSampler(10 ** 7, 1.0)
+    if not any(p.requires_grad for n, p in model.named_parameters() if n.startswith("roi_heads.mask_")):
+        model.roi_heads.mask_roi_pool = None
+
+    def loss(class_logits, box_regression, labels, regression_targets):
+        n_images = len(labels)
+        labels = torch.cat(labels, dim=0)
+        regression_targets = torch.cat(regression_targets, dim=0)
+        ce = F.cross_entropy(class_logits, labels, reduction="none")
+        n, _ = class_logits.shape
+        box_regression = box_regression.reshape(n, box_regression.size(-1) // 4, 4)
+        pos = torch.where(labels > 0)[0]
+        box = torch.zeros_like(ce)
+        box[pos] = F.smooth_l1_loss(box_regression[pos, labels[pos]], regression_targets[pos],
+                                    beta=1 / 9, reduction="none").sum(dim=1)
+        k = min(n, per_image * n_images)
+        with torch.no_grad():
+            hard = torch.topk(ce + box, k).indices
+        return ce[hard].mean(), box[hard].sum() / k
+
+    rh.fastrcnn_loss = loss
+
+
 def lr_at(it, base, warmup, total):
     if it < warmup:
         return base * (0.001 + (1 - 0.001) * it / warmup)
@@ -61,13 +99,36 @@ def main():
     ap.add_argument("--init", help="start from these weights (a state_dict) instead of from scratch")
     ap.add_argument("--image-offset", type=int, default=0,
                     help="first training image index (fine-tuning: past the images already seen)")
+    ap.add_argument("--train-only", default="",
+                    help="comma-separated parameter name prefixes to train (e.g. roi_heads.box_head,"
+                         "roi_heads.box_predictor); every other parameter is frozen")
+    ap.add_argument("--box-iou", type=float, default=None,
+                    help="training-time IoU at which a proposal becomes a box-head positive (torchvision: "
+                         "0.5 for both fg and bg); the exported model keeps the config's values")
+    ap.add_argument("--ohem", type=int, default=0,
+                    help="online hard example mining for the box head: score every proposal and train "
+                         "the classifier and box regression on the N hardest per image (0 = "
+                         "torchvision's sampler of 512 with 25%% positives)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     os.makedirs(a.out, exist_ok=True)
     cfg = load_config(a.config)
     model = build_model(cfg)
+    if a.train_only:
+        prefixes = tuple(x.strip() for x in a.train_only.split(",") if x.strip())
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith(prefixes))
+        if not any(p.requires_grad for p in model.parameters()):
+            sys.exit(f"train.py: --train-only {a.train_only!r} matches no parameter")
+    if a.box_iou is not None:
+        from torchvision.models.detection._utils import Matcher
+        model.roi_heads.proposal_matcher = Matcher(a.box_iou, a.box_iou, allow_low_quality_matches=False)
+    if a.ohem:
+        use_ohem(model, a.ohem)
     params = [p for p in model.parameters() if p.requires_grad]
+    print(f"training {sum(p.numel() for p in params)} of {sum(p.numel() for p in model.parameters())} parameters",
+          flush=True)
     opt = torch.optim.SGD(params, lr=a.lr, momentum=0.9, weight_decay=1e-4)
     start = 0
     if a.init:
