@@ -57,6 +57,50 @@ export function encodeRowMajor(mask: Uint8Array, h: number, w: number): Uint32Ar
   return out.slice(0, k);
 }
 
+/**
+ * `encodeRowMajor` for a mask known to be 0 outside the half-open rectangle `[x0, x1) x [y0, y1)`
+ * (a pasted detection: its region): the same counts, reading only the rectangle. The columns left
+ * and right of it and the rows above and below are runs of zeros added in one step, so a 100x100
+ * detection in a 640x480 image reads 10,000 pixels instead of 307,200, in cache order per column.
+ */
+export function encodeRowMajorRegion(
+  mask: Uint8Array, h: number, w: number, x0: number, y0: number, x1: number, y1: number,
+): Uint32Array {
+  checkSize(h, w);
+  if (mask.length < h * w) throw new RangeError(`mask has ${mask.length} pixels, expected h*w = ${h * w}`);
+  const cx0 = Math.max(0, Math.min(w, Math.trunc(x0))), cx1 = Math.max(cx0, Math.min(w, Math.trunc(x1)));
+  const cy0 = Math.max(0, Math.min(h, Math.trunc(y0))), cy1 = Math.max(cy0, Math.min(h, Math.trunc(y1)));
+  let out = scratch;
+  let k = 0, p = 0, c = cx0 * h; // the columns before the region: zeros, and p starts at 0
+  const above = cy0, below = h - cy1;
+  for (let x = cx0; x < cx1; x++) {
+    if (above > 0) {
+      if (p !== 0) { if (k === out.length) out = grow(out); out[k++] = c; c = 0; p = 0; }
+      c += above;
+    }
+    for (let y = cy0, i = cy0 * w + x; y < cy1; y++, i += w) {
+      const v = mask[i] !== 0 ? 1 : 0;
+      if (v !== p) {
+        if (k === out.length) out = grow(out);
+        out[k++] = c;
+        c = 0;
+        p = v;
+      }
+      c++;
+    }
+    if (below > 0) {
+      if (p !== 0) { if (k === out.length) out = grow(out); out[k++] = c; c = 0; p = 0; }
+      c += below;
+    }
+  }
+  const after = (w - cx1) * h;
+  if (after > 0 && p !== 0) { if (k === out.length) out = grow(out); out[k++] = c; c = 0; p = 0; }
+  c += after;
+  if (k === out.length) out = grow(out);
+  out[k++] = c;
+  return out.slice(0, k);
+}
+
 /** RLE counts of a column-major mask (`mask[x*h + y]`), i.e. `maskApi.c: rleEncode` on Fortran data. */
 export function encodeColumnMajor(mask: Uint8Array, h: number, w: number): Uint32Array {
   checkSize(h, w);

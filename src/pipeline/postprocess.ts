@@ -12,7 +12,7 @@
  *
  * Used by src/pipeline/predict.ts (for /predict and the model mode of /evaluate).
  */
-import { countsToString, encodeRowMajor, rleArea } from '../eval/rle.js';
+import { countsToString, encodeRowMajorRegion, rleArea } from '../eval/rle.js';
 import type { ModelFormat } from './manifest.js';
 import { clearRegion, pasteMask, type PasteRegion } from './paste-masks.js';
 import { maskToPolygons } from './polygon.js';
@@ -138,7 +138,7 @@ export function postprocess(outputs: TensorMap, opts: PostprocessOptions): Insta
         const probs = md.subarray(i * maskSize * maskSize, (i + 1) * maskSize * maskSize);
         region = pasteMask(probs, maskSize, [x1, y1, x2, y2], buf, W, H, 0.5);
       }
-      const counts = encodeRowMajor(buf, H, W);
+      const counts = encodeRowMajorRegion(buf, H, W, region.x0, region.y0, region.x1, region.y1);
       inst.area = rleArea(counts);
       if (opts.maskFormat === 'rle') inst.segmentation = { size: [H, W], counts: countsToString(counts) };
       else if (opts.maskFormat === 'polygon') inst.segmentation = maskToPolygons(buf, W, H, region);

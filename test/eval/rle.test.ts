@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  countsToString, decodeToRowMajor, encodeColumnMajor, encodeRowMajor, frBbox, frPoly, frPolygons, frUncompressed,
+  countsToString, decodeToRowMajor, encodeColumnMajor, encodeRowMajor, encodeRowMajorRegion, frBbox, frPoly, frPolygons, frUncompressed,
   maskGeometry, maskIou, merge, parseCountsString, rleArea, rleIou, rleToBbox, stringToCounts,
 } from '../../src/eval/index.js';
 
@@ -199,4 +199,31 @@ test('property: rasterized polygons cover exactly h*w and merge parts like a uni
     const or = decodeToRowMajor(a, h, w).map((v, i) => v | decodeToRowMajor(b, h, w)[i]!);
     assert.deepEqual(u.counts, encodeRowMajor(or, h, w));
   }), { numRuns: 200 });
+});
+
+test('encodeRowMajorRegion: hand-derived cases equal encodeRowMajor', () => {
+  // 3x4 (h x w), ones at (x=1..2, y=2): region [1,3) x [2,3), the bottom row
+  // column-major: x=0: 0,0,0; x=1: 0,0,1; x=2: 0,0,1; x=3: 0,0,0 → [5, 1, 2, 1, 3]
+  const m = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0]);
+  assert.deepEqual(Array.from(encodeRowMajorRegion(m, 3, 4, 1, 2, 3, 3)), [5, 1, 2, 1, 3]);
+  assert.deepEqual(Array.from(encodeRowMajor(m, 3, 4)), [5, 1, 2, 1, 3]);
+  // a leading 1 (region at the origin) gives a leading 0 run; an empty region gives h*w zeros
+  assert.deepEqual(Array.from(encodeRowMajorRegion(Uint8Array.from([1, 1]), 1, 2, 0, 0, 2, 1)), [0, 2]);
+  assert.deepEqual(Array.from(encodeRowMajorRegion(new Uint8Array(6), 2, 3, 2, 1, 2, 2)), [6]);
+  assert.deepEqual(Array.from(encodeRowMajorRegion(new Uint8Array(6), 2, 3, 1, 1, 3, 1)), [6]);
+});
+
+test('property: encodeRowMajorRegion equals encodeRowMajor for any mask zero outside its region', () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }),
+    fc.tuple(fc.nat(10), fc.nat(10), fc.nat(10), fc.nat(10)), fc.array(fc.boolean(), { minLength: 81, maxLength: 81 }),
+    (h, w, [a, b, c, d], bits) => {
+      const x0 = Math.min(a, c), x1 = Math.max(a, c), y0 = Math.min(b, d), y1 = Math.max(b, d);
+      const m = new Uint8Array(h * w);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        if (x >= x0 && x < x1 && y >= y0 && y < y1 && bits[y * 9 + x]) m[y * w + x] = 1;
+      }
+      assert.deepEqual(Array.from(encodeRowMajorRegion(m, h, w, x0, y0, x1, y1)), Array.from(encodeRowMajor(m, h, w)));
+    },
+  ), { numRuns: 2000 });
 });
