@@ -36,25 +36,7 @@ function grow(a: Uint32Array): Uint32Array<ArrayBuffer> {
  * gives. Mirrors `maskApi.c: rleEncode`.
  */
 export function encodeRowMajor(mask: Uint8Array, h: number, w: number): Uint32Array {
-  checkSize(h, w);
-  if (mask.length < h * w) throw new RangeError(`mask has ${mask.length} pixels, expected h*w = ${h * w}`);
-  let out = scratch;
-  let k = 0, p = 0, c = 0;
-  for (let x = 0; x < w; x++) {
-    for (let y = 0, i = x; y < h; y++, i += w) {
-      const v = mask[i] !== 0 ? 1 : 0;
-      if (v !== p) {
-        if (k === out.length) out = grow(out);
-        out[k++] = c;
-        c = 0;
-        p = v;
-      }
-      c++;
-    }
-  }
-  if (k === out.length) out = grow(out);
-  out[k++] = c;
-  return out.slice(0, k);
+  return encodeRowMajorRegion(mask, h, w, 0, 0, w, h);
 }
 
 /**
