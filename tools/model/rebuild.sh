@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds the default model end to end (about 3.5 h on 2 CPU cores):
-#   train from scratch (resumable) -> fine-tune on unseen images (resumable) -> refine the RoI heads -> export the
+#   train from scratch (resumable) -> fine-tune on unseen images (resumable) -> refine the RoI heads -> refine everything at a low rate -> export the
 #   loss-capable ONNX + manifest -> the stock export (float16-stored weights) -> reference fixtures
 #   -> held-out split.
 # Needs Debian's python3-torch python3-torchvision python3-onnx python3-pil, and libopenblas0-pthread
@@ -16,6 +16,7 @@ FT_ITERS=${FT_ITERS:-800}
 OUT=${OUT:-work/train}
 FT_OUT=${FT_OUT:-work/finetune}
 RH_OUT=${RH_OUT:-work/refine-heads}
+ALL_OUT=${ALL_OUT:-work/refine-all}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-2}
 # 1. from scratch: 1200 iterations of batch 4 (images 0..4799 of the training split)
 $PY tools/model/train.py --config tools/model/config.json --out "$OUT" --iters "$ITERS"
@@ -28,8 +29,12 @@ $PY tools/model/train.py --config tools/model/config.json --init "$OUT/weights.p
 #    positives at score 0.5 came from
 OPENBLAS_NUM_THREADS=1 $PY tools/model/train.py --config tools/model/config.json --init "$FT_OUT/weights.pt" --image-offset 10000 \
     --train-only roi_heads --box-iou 0.65 --lr 0.01 --warmup 20 --iters 400 --threads 1 --out "$RH_OUT"
+# 4. fine-tune the whole network at a low rate (lr 0.002), box-head positives still at IoU >= 0.65, on
+#    unseen images 12400..: the features follow the refined heads (mask AP 0.899 -> 0.902 held-out)
+$PY tools/model/train.py --config tools/model/config.json --init "$RH_OUT/weights.pt" --image-offset 12400 \
+    --box-iou 0.65 --lr 0.002 --warmup 20 --iters 300 --out "$ALL_OUT"
 mkdir -p models/shapes models/shapes-stock
-$PY - "$RH_OUT" <<'PY'
+$PY - "$ALL_OUT" <<'PY'
 import sys, torch
 st = torch.load(f"{sys.argv[1]}/last.pt", map_location="cpu")
 torch.save(st["model"], "models/shapes/weights.pt")
