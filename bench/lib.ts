@@ -70,16 +70,23 @@ export async function throughput(concurrency: number, seconds: number, fn: () =>
   return { rps: done / ((performance.now() - t0) / 1000), done };
 }
 
-/** The raw baseline: one InferenceSession as src/pipeline/worker.ts creates it, on the main thread. */
-export async function rawSession(graph: string, threads: number, imagePath: string) {
+/**
+ * The raw baseline: one InferenceSession as src/pipeline/worker.ts creates it, on the main thread.
+ * `options` overrides session options (bench/roofline.ts: optimization level, profiling).
+ */
+export async function rawSession(graph: string, threads: number, imagePath: string, options: ort.InferenceSession.SessionOptions = {}) {
   const session = await ort.InferenceSession.create(graph, {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', executionProviders: ['cpu'],
+    ...options,
   });
   const image = await decodeImage(readFileSync(imagePath), { maxPixels: 40_000_000, field: 'body' });
   const feeds = buildFeeds(toChwFloat(image.data, image.width, image.height), { image: 'image', gtBoxes: 'gt_boxes' });
   const ortFeeds: Record<string, ort.Tensor> = {};
-  for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
+  for (const [k, t] of Object.entries(feeds)) {
+    if (session.inputNames.includes(k)) ortFeeds[k] = new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
+  }
   return {
+    session, width: image.width, height: image.height,
     run: () => session.run(ortFeeds),
     release: () => session.release(),
   };

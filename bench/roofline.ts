@@ -20,10 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
-import { buildFeeds, toChwFloat } from '../src/pipeline/preprocess.js';
-import { decodeImage } from '../src/pipeline/decode.js';
-import { PYTHON } from './lib.js';
+import { PYTHON, rawSession } from './lib.js';
 
 const { values: args } = parseArgs({
   options: { model: { type: 'string' }, image: { type: 'string' }, checkpoint: { type: 'string' }, runs: { type: 'string' } },
@@ -53,24 +50,17 @@ function macs(e: ProfileEvent): number {
 
 async function profile(level: 'basic' | 'all', n: number) {
   const dir = mkdtempSync(join(tmpdir(), 'roofline-'));
-  const session = await ort.InferenceSession.create(graph, {
-    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: level,
-    executionProviders: ['cpu'], enableProfiling: true, profileFilePrefix: join(dir, 'p'),
+  const raw = await rawSession(graph, threads, image, {
+    graphOptimizationLevel: level, enableProfiling: true, profileFilePrefix: join(dir, 'p'),
   });
-  const img = await decodeImage(readFileSync(image), { maxPixels: 40_000_000, field: 'image' });
-  const feeds = buildFeeds(toChwFloat(img.data, img.width, img.height), { image: 'image', gtBoxes: 'gt_boxes' });
-  const ortFeeds: Record<string, ort.Tensor> = {};
-  for (const [k, t] of Object.entries(feeds)) {
-    if (session.inputNames.includes(k)) ortFeeds[k] = new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
-  }
   const wall: number[] = [];
-  for (let i = 0; i < n + 1; i++) { const t0 = performance.now(); await session.run(ortFeeds); if (i > 0) wall.push(performance.now() - t0); }
-  session.endProfiling();
-  await session.release();
+  for (let i = 0; i < n + 1; i++) { const t0 = performance.now(); await raw.run(); if (i > 0) wall.push(performance.now() - t0); }
+  raw.session.endProfiling();
+  await raw.release();
   const file = readdirSync(dir).find((f) => f.endsWith('.json'))!;
   const events = (JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileEvent[]).filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
   rmSync(dir, { recursive: true, force: true });
-  return { events, wall, runs: n + 1, width: img.width, height: img.height };
+  return { events, wall, runs: n + 1, width: raw.width, height: raw.height };
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };

@@ -30,6 +30,26 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "model"))
 from build import build_model, load_config  # noqa: E402
 
 
+def load_model(model_dir=None, checkpoint=None, config=os.path.join(ROOT, "tools/model/config.json"),
+               weights=os.path.join(ROOT, "models/shapes/weights.pt")):
+    """The eager model in eval mode: `checkpoint` built as `model_dir`'s manifest says (as verify.py
+    does), or `weights` on the build.py `config` (the default model)."""
+    if model_dir:
+        from verify import eager_model  # tools/model/verify.py: the checkpoint as export.py loaded it
+        model = eager_model(argparse.Namespace(checkpoint=checkpoint, arch=None, config=None),
+                            json.load(open(os.path.join(model_dir, "manifest.json"))))
+    else:
+        model = build_model(load_config(config))
+        state = torch.load(weights, map_location="cpu")
+        model.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state and "iter" in state else state)
+    return model.eval()
+
+
+def load_image(path):
+    rgb = np.array(Image.open(path).convert("RGB"), dtype=np.uint8)  # a writable copy
+    return torch.from_numpy(rgb).permute(2, 0, 1).float().div(255)  # torchvision to_tensor
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--image", default=os.path.join(ROOT, "test/fixtures/losses/images/sq-256.png"))
@@ -48,18 +68,8 @@ def main() -> None:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass  # already set
-    if a.model_dir:
-        from verify import eager_model  # tools/model/verify.py: the checkpoint as export.py loaded it
-        model = eager_model(argparse.Namespace(checkpoint=a.checkpoint, arch=None, config=None),
-                            json.load(open(os.path.join(a.model_dir, "manifest.json"))))
-    else:
-        model = build_model(load_config(a.config))
-        state = torch.load(a.weights, map_location="cpu")
-        model.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state and "iter" in state else state)
-    model.eval()
-
-    rgb = np.array(Image.open(a.image).convert("RGB"), dtype=np.uint8)  # a writable copy
-    img = torch.from_numpy(rgb).permute(2, 0, 1).float().div(255)  # torchvision to_tensor
+    model = load_model(a.model_dir, a.checkpoint, a.config, a.weights)
+    img = load_image(a.image)
 
     times = []
     with torch.inference_mode():

@@ -17,13 +17,10 @@ import statistics
 import sys
 import time
 
-import numpy as np
 import torch
-from PIL import Image
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, "tools", "model"))
 sys.path.insert(0, os.path.dirname(__file__))
+from torch_eager import load_image, load_model  # noqa: E402
 
 
 def timed(fn, runs=5):
@@ -42,16 +39,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    if a.model_dir:
-        from verify import eager_model
-        model = eager_model(argparse.Namespace(checkpoint=a.checkpoint, arch=None, config=None),
-                            json.load(open(os.path.join(a.model_dir, "manifest.json"))))
-    else:
-        from build import build_model, load_config
-        model = build_model(load_config(os.path.join(ROOT, "tools/model/config.json")))
-        model.load_state_dict(torch.load(os.path.join(ROOT, "models/shapes/weights.pt"), map_location="cpu"))
-    model.eval()
-    img = torch.from_numpy(np.array(Image.open(a.image).convert("RGB"), dtype=np.uint8)).permute(2, 0, 1).float().div(255)
+    model = load_model(a.model_dir, a.checkpoint)
+    img = load_image(a.image)
     with torch.inference_mode():
         eager = timed(lambda: model([img]), a.runs)
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], with_flops=True) as prof:
